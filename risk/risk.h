@@ -1,0 +1,181 @@
+/*
+ * risk.h - the risk engine: from one login attempt to one action with its
+ * reasons.
+ *
+ * The engine holds the hot state (velocity tables, the profile cache, the
+ * recent-decision table for ReportOutcome joins) and the compiled policy
+ * (weights, thresholds, rules, allowlists). It has no gRPC in it: the agent,
+ * `riskctl replay` and the benchmarks all call it in-process.
+ *
+ * Time comes from the attempt (timestamp_ms), never from the wall clock, so
+ * tests move time by choosing timestamps and replay runs in event time.
+ *
+ * Passwords never enter risk_evaluate(): the caller turns an attempted
+ * password into a fingerprint first (risk_spray_*), on the bounded spray
+ * pool, off the gRPC threads.
+ *
+ * Thread-safety: risk_evaluate(), risk_report_outcome() and
+ * risk_engine_set_policy() may be called from any thread at once.
+ */
+#ifndef LR_RISK_H
+#define LR_RISK_H
+
+#include "config/config.h"
+#include "geo/geo.h"
+#include "lr/lr.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RISK_REQUEST_ID_MAX 65 /* 64 bytes + NUL */
+#define RISK_REASONS_MAX 24
+#define RISK_CODE_MAX 72 /* "RULE:" + rule name */
+#define RISK_DETAIL_MAX 160
+#define RISK_VERSION_MAX 65
+#define RISK_FP_LEN 16 /* password fingerprint bytes */
+
+struct risk_engine;
+
+/** One login attempt, already validated by the caller. Borrowed strings. */
+struct risk_attempt {
+    const char *request_id; /* non-empty; the caller generates one */
+    const char *account_id; /* non-empty, <= 256 bytes, UTF-8 */
+    struct geo_ip ip;
+    const char *device_id;  /* "" = none */
+    const char *user_agent; /* "" = none */
+    int64_t timestamp_ms;   /* event time, already resolved (never 0) */
+    enum lr_credential credential;
+    /* fingerprint of attempted_password, or NULL when none was given or the
+     * spray pool skipped it */
+    const uint8_t *fingerprint;
+};
+
+struct risk_reason {
+    char code[RISK_CODE_MAX]; /* "NEW_DEVICE", "RULE:vpn-block" */
+    const char *rule_id;      /* "R-DEVICE-1"; "R-RULE" for rules */
+    int points;
+    char detail[RISK_DETAIL_MAX];
+};
+
+struct risk_decision {
+    char request_id[RISK_REQUEST_ID_MAX];
+    enum lr_action action;
+    int score; /* 0..100 */
+    struct risk_reason reasons[RISK_REASONS_MAX];
+    size_t n_reasons;
+    struct geo_info geo;
+    char policy_version[RISK_VERSION_MAX];
+};
+
+/**
+ * Creates an engine on @p cfg and @p geo (borrowed: the caller keeps them
+ * alive until it replaces them with risk_engine_set_policy() and that call
+ * has returned) and @p store (borrowed for the engine's life; NULL = no
+ * durable state, as in replay and benchmarks). Errors in the policy (a bad
+ * CIDR in a rule) are appended to @p errs and LR_CONFIG returned.
+ */
+LR_WUR int risk_engine_new(const struct cfg *cfg, const struct geo_db *geo,
+                           struct store *store, struct risk_engine **out,
+                           struct cfg_errors *errs);
+
+/** Frees the engine and its hot state. NULL is a no-op. */
+void risk_engine_free(struct risk_engine *e);
+
+/**
+ * Compiles a new policy from @p cfg and @p geo and swaps it in atomically;
+ * hot state is kept. On error the old policy stays and LR_CONFIG is returned
+ * with @p errs filled. After a successful return the engine no longer uses
+ * the previous cfg and geo, so the caller may free them.
+ */
+LR_WUR int risk_engine_set_policy(struct risk_engine *e, const struct cfg *cfg,
+                                  const struct geo_db *geo,
+                                  struct cfg_errors *errs);
+
+/**
+ * Scores @p a and fills @p out. Updates the hot state (velocity, profiles,
+ * recent decisions) and queues the login to the store's history.
+ * A failure is an error (LR_NOMEM, LR_CORRUPT from geo), never a score of 0.
+ */
+LR_WUR int risk_evaluate(struct risk_engine *e, const struct risk_attempt *a,
+                         struct risk_decision *out);
+
+/**
+ * Applies an outcome to the decision @p request_id made for @p account_id.
+ * LR_NOTFOUND when the request is unknown (too old, or never seen);
+ * LR_INVALID when the account does not match. *@p applied tells whether
+ * state changed.
+ */
+LR_WUR int risk_report_outcome(struct risk_engine *e, const char *request_id,
+                               const char *account_id, enum lr_outcome kind,
+                               int64_t timestamp_ms, bool *applied);
+
+/** Counters for metrics and GetAccount, read without stopping evaluation. */
+struct risk_stats {
+    uint64_t evaluations;
+    uint64_t by_action[LR_ACTION_MAX + 1];
+    uint64_t by_signal[LR_SIG_COUNT];
+    uint64_t rule_hits;
+    uint64_t evictions;     /* all velocity tables */
+    uint64_t table_entries; /* all velocity tables */
+    uint64_t spray_skipped; /* fingerprints skipped because the pool was full */
+    uint64_t spray_done;
+};
+
+void risk_engine_stats(struct risk_engine *e, struct risk_stats *out);
+
+/** One named counter ("account.failures.3600s") and its current value. */
+struct risk_counter {
+    char name[48];
+    uint64_t value;
+};
+
+/**
+ * Current velocity counters of one account at @p now_ms (for GetAccount).
+ * Writes up to @p cap counters; *@p n_out how many.
+ */
+void risk_account_counters(struct risk_engine *e, const char *account_id,
+                           int64_t now_ms, struct risk_counter *out, size_t cap,
+                           size_t *n_out);
+
+/* ---- password-spray fingerprints --------------------------------------- */
+
+struct risk_spray_pool;
+
+/** Runs on a pool thread once the fingerprint is ready (or failed: fp NULL). */
+typedef void (*risk_spray_done_fn)(const uint8_t *fp, void *arg);
+
+/**
+ * Starts @p cfg->spray.threads workers with a queue of @p cfg->spray.queue
+ * and the pepper (secret salt) read from @p pepper; @p pepper_len >= 16.
+ * The pepper is copied and wiped on free.
+ */
+LR_WUR int risk_spray_pool_new(const struct cfg_spray *cfg,
+                               const uint8_t *pepper, size_t pepper_len,
+                               struct risk_spray_pool **out);
+
+/** Stops the workers after the queued jobs finish. NULL is a no-op. */
+void risk_spray_pool_free(struct risk_spray_pool *p);
+
+/**
+ * Copies @p password (wiped as soon as it is hashed) and queues it. LR_BUSY
+ * when the queue is full: nothing is queued and the caller continues without
+ * a fingerprint (and counts it). @p done runs exactly once on success.
+ */
+LR_WUR int risk_spray_submit(struct risk_spray_pool *p, const uint8_t *password,
+                             size_t len, risk_spray_done_fn done, void *arg);
+
+/** Computes a fingerprint synchronously (tests, replay). */
+LR_WUR int risk_spray_fingerprint(struct risk_spray_pool *p,
+                                  const uint8_t *password, size_t len,
+                                  uint8_t fp[RISK_FP_LEN]);
+
+/**
+ * Reads the pepper from @p path, or creates it there (32 random bytes, mode
+ * 0600) when it does not exist. *@p out is malloc'd; wipe and free it.
+ */
+LR_WUR int risk_spray_load_pepper(const char *path, uint8_t **out,
+                                  size_t *len_out);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs everything loginrisk needs to build, run and test on Debian 12.
+# Run as root. Safe to run again: apt-get skips what is already there.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+    build-essential cmake pkg-config git ca-certificates \
+    libgrpc-dev protobuf-c-compiler libprotobuf-c-dev \
+    protobuf-compiler protobuf-compiler-grpc \
+    libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl \
+    libargon2-dev uthash-dev libyaml-dev libcmocka-dev \
+    libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev \
+    python3 python3-grpcio python3-protobuf \
+    clang clang-format libclang-rt-14-dev \
+    >/dev/null

@@ -1,0 +1,249 @@
+/*
+ * store.h - durable state behind one interface: locks, account profiles,
+ * login history and the admin audit log.
+ *
+ * The embedded backend is SQLite in WAL mode (store_sqlite.c); a shared
+ * backend (Redis Cluster) will implement the same calls, so the interface is
+ * per key and atomic, and no SQL leaves store/.
+ *
+ * Durability: lock and unlock calls commit (synchronous=FULL) before they
+ * return, so an acknowledged lock survives kill -9. Profile and history
+ * writes are queued to one writer thread that commits them in batches; the
+ * callers never wait on disk for them. Active locks are mirrored in memory so
+ * store_lock_get() never touches the disk.
+ *
+ * Thread-safety: every call may be made from any thread.
+ */
+#ifndef LR_STORE_H
+#define LR_STORE_H
+
+#include "lr/lr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_ID_MAX 257     /* account or device id + NUL */
+#define STORE_TEXT_MAX 257   /* reason, ticket, source + NUL */
+#define STORE_SAMPLE_MAX 10  /* ids returned in a bulk result sample */
+#define STORE_DEVICES_MAX 32 /* hard cap on devices kept per account */
+#define STORE_PLACES_MAX 32  /* hard cap on countries/ASNs kept */
+#define STORE_REASONS_MAX 24
+
+struct store;
+
+struct store_opts {
+    const char *dir;         /* created if missing (mode 0700) */
+    uint32_t retention_days; /* history older than this is deleted */
+    uint32_t batch;          /* writer batch size, default 512 */
+    uint32_t queue_cap;      /* queued writes before dropping, 65536 */
+};
+
+/**
+ * Opens (creating if needed) <dir>/loginrisk.db, runs the schema migrations,
+ * loads the active locks into memory and starts the writer thread.
+ * LR_CORRUPT for a file that is not a loginrisk database or fails
+ * "PRAGMA quick_check"; LR_IO when the directory cannot be made or written;
+ * @p err gets a message naming the file. Free with store_close().
+ */
+LR_WUR int store_open(const struct store_opts *opts, struct store **out,
+                      char *err, size_t errcap);
+
+/** Drains the writer queue, stops the thread, closes. NULL is a no-op. */
+void store_close(struct store *st);
+
+/** Waits until every write queued before this call is committed. */
+LR_WUR int store_flush(struct store *st);
+
+/** Schema version of the open database (for tests and metrics). */
+int store_schema_version(const struct store *st);
+
+/* ---- locks ---------------------------------------------------------- */
+
+enum store_lock_scope {
+    STORE_SCOPE_ALL = 0,        /* every attempt is refused */
+    STORE_SCOPE_UNFAMILIAR = 1, /* known devices get a 2FA challenge */
+};
+
+struct store_lock {
+    char account_id[STORE_ID_MAX];
+    char reason[STORE_TEXT_MAX];
+    char ticket[STORE_TEXT_MAX];
+    char source[STORE_TEXT_MAX]; /* admin token name, or "auto:<SIGNAL>" */
+    int64_t created_ms;
+    int64_t expires_ms; /* 0 = until unlocked */
+    enum store_lock_scope scope;
+};
+
+/** Who did it and why, for the audit row written with a change. */
+struct store_actor {
+    const char *actor; /* token name or "auto" */
+    const char *reason;
+    const char *ticket;
+    int64_t now_ms;
+};
+
+struct store_bulk_result {
+    uint64_t matched; /* ids in the request (duplicates counted once) */
+    uint64_t changed; /* ids whose state changed (or would, in a dry run) */
+    uint64_t unchanged;
+    char sample[STORE_SAMPLE_MAX][STORE_ID_MAX];
+    size_t n_sample;
+    int64_t audit_id; /* 0 for a dry run or when nothing changed */
+};
+
+/**
+ * Locks @p n accounts in one transaction with their audit row, durable before
+ * return. An account already locked with the same expiry is unchanged;
+ * @p duration_s 0 = until unlocked. With @p dry_run nothing is written.
+ * LR_STORE (disk full, read-only) means nothing was changed.
+ */
+LR_WUR int store_lock_accounts(struct store *st, const char *const *ids,
+                               size_t n, uint64_t duration_s,
+                               enum store_lock_scope scope,
+                               const struct store_actor *who, bool dry_run,
+                               struct store_bulk_result *out);
+
+/** Unlocks @p n accounts; same contract as store_lock_accounts(). */
+LR_WUR int store_unlock_accounts(struct store *st, const char *const *ids,
+                                 size_t n, const struct store_actor *who,
+                                 bool dry_run, struct store_bulk_result *out);
+
+/**
+ * The active lock on @p account_id at @p now_ms, from memory.
+ * LR_NOTFOUND when the account is not locked (or the lock expired).
+ */
+LR_WUR int store_lock_get(struct store *st, const char *account_id,
+                          int64_t now_ms, struct store_lock *out);
+
+/** Number of active locks (memory mirror). */
+size_t store_lock_count(struct store *st);
+
+/**
+ * Up to @p limit active locks with account_id > @p after (NULL or "" = from
+ * the start), in account_id order, into @p out (caller's array).
+ * *@p n_out is how many were written.
+ */
+LR_WUR int store_locks_list(struct store *st, const char *after, size_t limit,
+                            struct store_lock *out, size_t *n_out);
+
+/* ---- account profiles ------------------------------------------------ */
+
+struct store_device {
+    char id[STORE_ID_MAX];
+    int64_t first_ms;
+    int64_t last_ms;
+};
+
+struct store_profile {
+    char account_id[STORE_ID_MAX];
+    struct store_device devices[STORE_DEVICES_MAX]; /* most recent first */
+    size_t n_devices;
+    char countries[STORE_PLACES_MAX][3];
+    size_t n_countries;
+    uint32_t asns[STORE_PLACES_MAX];
+    size_t n_asns;
+    int64_t last_success_ms; /* 0 = never */
+    bool last_has_location;
+    double last_lat;
+    double last_lon;
+    uint32_t last_radius_km;
+    char last_country[3];
+    char last_city[96];
+    bool flagged_spray; /* succeeded with a sprayed password source */
+};
+
+/** Loads the profile of @p account_id; LR_NOTFOUND if there is none. */
+LR_WUR int store_profile_load(struct store *st, const char *account_id,
+                              struct store_profile *out);
+
+/**
+ * Queues the whole profile for the writer thread (upsert). Returns at once;
+ * LR_FULL if the queue is full (the write is dropped and counted).
+ */
+LR_WUR int store_profile_save(struct store *st, const struct store_profile *p);
+
+/* ---- login history --------------------------------------------------- */
+
+struct store_login {
+    char request_id[65];
+    char account_id[STORE_ID_MAX];
+    int64_t ts_ms;
+    uint8_t ip[16]; /* IPv4 in ip[0..3] with family 4 */
+    uint8_t ip_family;
+    char device_id[STORE_ID_MAX];
+    int credential; /* enum lr_credential */
+    int action;     /* enum lr_action */
+    int score;
+    char country[3];
+    char city[96];
+    bool has_location;
+    double lat;
+    double lon;
+    uint32_t asn;
+    char reasons[STORE_REASONS_MAX][72]; /* reason codes */
+    size_t n_reasons;
+};
+
+/** Queues one login record; LR_FULL if the queue is full (dropped). */
+LR_WUR int store_history_append(struct store *st, const struct store_login *l);
+
+/** Calls @p fn for up to @p max most recent logins of one account. */
+LR_WUR int store_history_recent(struct store *st, const char *account_id,
+                                size_t max,
+                                void (*fn)(const struct store_login *, void *),
+                                void *arg);
+
+/** Selection for lock-by-query; empty lists match everything. */
+struct store_query {
+    const uint8_t (*cidr_nets)[16]; /* network addresses, masked */
+    const uint8_t *cidr_families;   /* 4 or 6 */
+    const uint8_t *cidr_bits;
+    size_t n_cidrs;
+    const uint32_t *asns;
+    size_t n_asns;
+    const char *const *countries;
+    size_t n_countries;
+    const char *device_id; /* NULL = any */
+    int64_t since_ms;      /* 0 = no lower bound */
+    int64_t until_ms;      /* 0 = no upper bound */
+    bool successful_only;  /* credential VALID and action allow/2fa passed */
+    uint64_t limit;        /* 0 = no limit */
+};
+
+/**
+ * Calls @p fn once per distinct account whose history matches @p q, in
+ * account order. Flushes the writer first so recent logins are seen.
+ */
+LR_WUR int store_history_query(struct store *st, const struct store_query *q,
+                               void (*fn)(const char *account_id, void *),
+                               void *arg);
+
+/* ---- audit ----------------------------------------------------------- */
+
+struct store_audit {
+    int64_t id;
+    int64_t at_ms;
+    char actor[STORE_TEXT_MAX];
+    char action[32]; /* "lock", "unlock", "lock_by_query", "reload" */
+    char reason[STORE_TEXT_MAX];
+    char ticket[STORE_TEXT_MAX];
+    uint64_t matched;
+    uint64_t changed;
+};
+
+/** Writes one audit row now (durable), for actions that are not locks. */
+LR_WUR int store_audit_add(struct store *st, const struct store_actor *who,
+                           const char *action, uint64_t matched,
+                           uint64_t changed, int64_t *id_out);
+
+/** Up to @p max audit rows, newest first, into @p out. */
+LR_WUR int store_audit_list(struct store *st, size_t max,
+                            struct store_audit *out, size_t *n_out);
+
+/** Writes dropped because the queue was full, since open. */
+uint64_t store_dropped_writes(struct store *st);
+/** Writes waiting for the writer thread now. */
+size_t store_queue_depth(struct store *st);
+
+#endif
