@@ -1,0 +1,84 @@
+/*
+ * risk_velocity.h - internal to risk/: sliding-window counters keyed by
+ * bytes, with a hard entry cap and least-recently-used eviction.
+ *
+ * One table per key kind (IP, /24 or /64 subnet, ASN, account, device, and a
+ * one-key global table for the attack-wave baseline). Each key counts
+ * attempts and failures per configured window (sub-window buckets, so a
+ * window slides in steps of window/buckets) and, when asked, distinct members
+ * (accounts per IP, IPs per account): exact up to a small cap, then an
+ * estimate. A flood of random keys evicts the least recently used ones and
+ * counts the evictions; memory never grows past the cap.
+ *
+ * Not thread-safe by itself: the engine serialises access per table.
+ */
+#ifndef LR_RISK_VELOCITY_H
+#define LR_RISK_VELOCITY_H
+
+#include "config/config.h"
+#include "lr/lr.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RISK_VKEY_MAX 64 /* longer keys are hashed by the caller */
+
+struct risk_vtable;
+
+struct risk_vtable_opts {
+    uint32_t windows_s[CFG_WINDOWS_MAX]; /* ascending, e.g. 60, 3600, 86400 */
+    int n_windows;
+    uint32_t buckets;        /* per window, >= 1 */
+    uint32_t cap;            /* hard entry cap, >= 1 */
+    bool track_distinct;     /* count distinct members too */
+    uint32_t distinct_exact; /* exact up to this many, then estimate */
+};
+
+/** Counts of one key after an update, per window (index as in opts). */
+struct risk_vcounts {
+    uint32_t attempts[CFG_WINDOWS_MAX];
+    uint32_t failures[CFG_WINDOWS_MAX];
+    uint32_t distinct[CFG_WINDOWS_MAX]; /* 0 unless track_distinct */
+};
+
+/** Creates an empty table. LR_INVALID for bad opts, LR_NOMEM. */
+LR_WUR int risk_vtable_new(const struct risk_vtable_opts *opts,
+                           struct risk_vtable **out);
+
+/** Frees the table and its entries. NULL is a no-op. */
+void risk_vtable_free(struct risk_vtable *t);
+
+/**
+ * Records one event for @p key at @p now_ms: an attempt, a failure when
+ * @p failure, and @p member (a 64-bit hash; ignored when the table does not
+ * track distinct members) and writes the key's counts after the update to
+ * @p out. Creates the key, evicting the least recently used one at the cap.
+ * Events older than the newest seen for the key still count in the windows
+ * they fall into, or are dropped if older than the longest window.
+ * @p keylen <= RISK_VKEY_MAX, else LR_INVALID.
+ */
+LR_WUR int risk_vtable_hit(struct risk_vtable *t, const void *key,
+                           size_t keylen, int64_t now_ms, bool failure,
+                           uint64_t member, struct risk_vcounts *out);
+
+/** The counts of @p key at @p now_ms without recording anything (zeros if
+ * the key is unknown). */
+void risk_vtable_peek(struct risk_vtable *t, const void *key, size_t keylen,
+                      int64_t now_ms, struct risk_vcounts *out);
+
+/** Forgets the failures of @p key (after a passed challenge). */
+void risk_vtable_clear_failures(struct risk_vtable *t, const void *key,
+                                size_t keylen);
+
+/** Entries now, and entries evicted since creation. */
+size_t risk_vtable_size(const struct risk_vtable *t);
+uint64_t risk_vtable_evictions(const struct risk_vtable *t);
+
+/** Bytes one entry takes (struct and key), for the benchmarks. */
+size_t risk_vtable_entry_bytes(const struct risk_vtable *t);
+
+/** 64-bit keyed hash of @p len bytes (SipHash-style), for members/keys. */
+uint64_t risk_hash64(const void *p, size_t len, uint64_t seed);
+
+#endif
