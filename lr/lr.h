@@ -114,7 +114,9 @@ enum lr_outcome {
     X(ATTACK_WAVE, 10, LR_ACTION_UNSPECIFIED, "R-VEL-7")                       \
     X(PASSWORD_SPRAY, 40, LR_ACTION_CAPTCHA, "R-SPRAY-1")                      \
     X(ACCOUNT_LOCKED, 100, LR_ACTION_LOCK, "R-STATE-1")                        \
-    X(ALLOWLISTED, 0, LR_ACTION_UNSPECIFIED, "R-STATE-2")
+    X(ALLOWLISTED, 0, LR_ACTION_UNSPECIFIED, "R-STATE-2")                      \
+    X(FRAUD_IP, 40, LR_ACTION_CHALLENGE_2FA, "R-STATE-3")                      \
+    X(FRAUD_DEVICE, 50, LR_ACTION_CHALLENGE_2FA, "R-STATE-4")
 
 #define LR_SIGNAL_ENUM_(name, pts, act, id) LR_SIG_##name,
 enum lr_signal { LR_SIGNAL_MAP(LR_SIGNAL_ENUM_) LR_SIG_COUNT };
