@@ -1,0 +1,454 @@
+/*
+ * loadgen.c - loginrisk-loadgen: drives an agent over gRPC and reports
+ * throughput, latency percentiles and errors per method.
+ *
+ *   loginrisk-loadgen --target ADDR --method health|evaluate|both|probe
+ *       --duration S --inflight N --connections C [--warmup S] [--json]
+ *       [--seed N] [--threads T] [--accounts N] [--model KIND]
+ *       [--count N] [--timeout-ms MS] [--no-passwords] [--agent-pid PID]
+ *       [--probes N]
+ *
+ * "both" measures Health/Check (the gRPC floor) and then Evaluate over the
+ * same connections and prints evaluate_qps / health_qps, so the ratio comes
+ * from one run against one agent. "probe" sends a few fixed legitimate users
+ * one at a time and prints their decisions, for before/after comparisons.
+ * This file holds the command line and the reports; loadgen_run.c the gRPC.
+ */
+#include "bench/loadgen.h"
+
+#include <grpc/grpc.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum lg_mode { LG_MODE_HEALTH, LG_MODE_EVALUATE, LG_MODE_BOTH, LG_MODE_PROBE };
+
+struct lg_cli {
+    struct bench_lg_opts run;
+    enum lg_mode mode;
+    bool json;
+    uint32_t probes;
+};
+
+static void lg_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: loginrisk-loadgen [--target ADDR] "
+            "[--method health|evaluate|both|probe]\n"
+            "         [--duration S] [--warmup S] [--inflight N] "
+            "[--connections C] [--threads T]\n"
+            "         [--count N] [--timeout-ms MS] [--json] [--seed N]\n"
+            "         [--accounts N] [--model mix|home|travel|stuffing|spray|"
+            "flood]\n"
+            "         [--no-passwords] [--agent-pid PID] [--probes N]\n"
+            "defaults: --target 127.0.0.1:50051 --method both --duration 10 "
+            "--warmup 2\n"
+            "          --inflight 8 --connections 2 --threads 1 --seed 1 "
+            "--accounts 100000\n");
+}
+
+static int lg_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0' || s[0] == '-' || v > max) {
+        return LR_INVALID;
+    }
+    *out = v;
+    return LR_OK;
+}
+
+static int lg_parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+    uint64_t v;
+    int rc = lg_parse_u64(s, max, &v);
+
+    if (rc == LR_OK) {
+        *out = (uint32_t)v;
+    }
+    return rc;
+}
+
+static int lg_parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v >= 0.0) ||
+        v > BENCH_LG_DURATION_MAX) {
+        return LR_INVALID;
+    }
+    *out = v;
+    return LR_OK;
+}
+
+static int lg_parse_mode(const char *s, enum lg_mode *out)
+{
+    static const char *const names[] = {"health", "evaluate", "both", "probe"};
+    unsigned i;
+
+    for (i = 0; i < LR_ARRAY_LEN(names); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum lg_mode)i;
+            return LR_OK;
+        }
+    }
+    return LR_INVALID;
+}
+
+static int lg_parse_model(const char *s, int *out)
+{
+    enum bench_kind k;
+
+    if (strcmp(s, "mix") == 0) {
+        *out = -1;
+        return LR_OK;
+    }
+    if (bench_kind_parse(s, &k)) {
+        return LR_INVALID;
+    }
+    *out = (int)k;
+    return LR_OK;
+}
+
+static const struct option lg_longopts[] = {
+    {"target", required_argument, NULL, 't'},
+    {"method", required_argument, NULL, 'm'},
+    {"duration", required_argument, NULL, 'd'},
+    {"warmup", required_argument, NULL, 'w'},
+    {"inflight", required_argument, NULL, 'n'},
+    {"connections", required_argument, NULL, 'c'},
+    {"threads", required_argument, NULL, 'T'},
+    {"count", required_argument, NULL, 'N'},
+    {"timeout-ms", required_argument, NULL, 'o'},
+    {"json", no_argument, NULL, 'j'},
+    {"seed", required_argument, NULL, 's'},
+    {"accounts", required_argument, NULL, 'a'},
+    {"model", required_argument, NULL, 'M'},
+    {"no-passwords", no_argument, NULL, 'P'},
+    {"agent-pid", required_argument, NULL, 'p'},
+    {"probes", required_argument, NULL, 'r'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static void lg_defaults(struct lg_cli *cli)
+{
+    memset(cli, 0, sizeof(*cli));
+    cli->run.target = "127.0.0.1:50051";
+    cli->run.duration_s = 10.0;
+    cli->run.warmup_s = 2.0;
+    cli->run.inflight = 8;
+    cli->run.connections = 2;
+    cli->run.threads = 1;
+    cli->run.timeout_ms = 5000;
+    cli->run.model.seed = 1;
+    cli->run.model.accounts = 100000;
+    cli->run.model.passwords = true;
+    cli->run.only_kind = -1;
+    cli->mode = LG_MODE_BOTH;
+    cli->probes = 8;
+}
+
+static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
+{
+    struct bench_lg_opts *r = &cli->run;
+    uint32_t pid;
+
+    switch (opt) {
+    case 't':
+        r->target = arg;
+        return LR_OK;
+    case 'm':
+        return lg_parse_mode(arg, &cli->mode);
+    case 'd':
+        return lg_parse_seconds(arg, &r->duration_s);
+    case 'w':
+        return lg_parse_seconds(arg, &r->warmup_s);
+    case 'n':
+        return lg_parse_u32(arg, BENCH_LG_INFLIGHT_MAX, &r->inflight);
+    case 'c':
+        return lg_parse_u32(arg, BENCH_LG_CONNECTIONS_MAX, &r->connections);
+    case 'T':
+        return lg_parse_u32(arg, BENCH_LG_THREADS_MAX, &r->threads);
+    case 'N':
+        return lg_parse_u64(arg, UINT64_MAX / 2, &r->count);
+    case 'o':
+        return lg_parse_u32(arg, 3600000, &r->timeout_ms);
+    case 'j':
+        cli->json = true;
+        return LR_OK;
+    case 's':
+        return lg_parse_u64(arg, UINT64_MAX, &r->model.seed);
+    case 'a':
+        return lg_parse_u32(arg, BENCH_ACCOUNTS_MAX, &r->model.accounts);
+    case 'M':
+        return lg_parse_model(arg, &r->only_kind);
+    case 'P':
+        r->model.passwords = false;
+        return LR_OK;
+    case 'p':
+        if (lg_parse_u32(arg, INT32_MAX, &pid)) {
+            return LR_INVALID;
+        }
+        r->agent_pid = (int)pid;
+        return LR_OK;
+    case 'r':
+        return lg_parse_u32(arg, BENCH_LG_PROBES_MAX, &cli->probes);
+    default:
+        return LR_INVALID;
+    }
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error. */
+static int lg_parse(int argc, char **argv, struct lg_cli *cli)
+{
+    int opt;
+
+    lg_defaults(cli);
+    while ((opt = getopt_long(argc, argv, "", lg_longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            lg_usage(stdout);
+            return 1;
+        }
+        if (lg_parse_one(cli, opt, optarg)) {
+            if (opt != '?') {
+                fprintf(stderr, "loginrisk-loadgen: bad value: %s\n",
+                        optarg ? optarg : "");
+            }
+            lg_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc || cli->run.duration_s <= 0.0 ||
+        cli->run.inflight == 0 || cli->run.connections == 0 ||
+        cli->run.threads == 0 || cli->run.model.accounts == 0) {
+        lg_usage(stderr);
+        return 2;
+    }
+    if (cli->run.threads > cli->run.connections) {
+        /* a thread owns whole channels: more threads would idle */
+        cli->run.threads = cli->run.connections;
+    }
+    return 0;
+}
+
+/* ---- reports ------------------------------------------------------------ */
+
+static double lg_qps(const struct bench_lg_result *r)
+{
+    return r->seconds > 0.0 ? (double)r->ok / r->seconds : 0.0;
+}
+
+static uint64_t lg_errors(const struct bench_lg_result *r)
+{
+    uint64_t n = 0;
+    unsigned i;
+
+    for (i = 1; i < BENCH_ERR_COUNT; i++) {
+        n += r->errors[i];
+    }
+    return n;
+}
+
+static double lg_us(const struct bench_lg_result *r, double q)
+{
+    return (double)bench_hist_quantile(&r->hist, q) / 1000.0;
+}
+
+/* CPU microseconds per completed call; -1 when unknown. */
+static double lg_cpu_per_call(double cpu_s, const struct bench_lg_result *r)
+{
+    uint64_t calls = r->ok + lg_errors(r);
+
+    if (cpu_s < 0.0 || calls == 0) {
+        return -1.0;
+    }
+    return cpu_s * 1e6 / (double)calls;
+}
+
+static void lg_print_text(const char *method, const struct bench_lg_result *r)
+{
+    unsigned i;
+    unsigned k;
+
+    printf("%-8s %llu calls in %.2f s: %.0f qps; latency us p50 %.1f p90 "
+           "%.1f p99 %.1f p99.9 %.1f max %.1f; errors %llu\n",
+           method, (unsigned long long)r->ok, r->seconds, lg_qps(r),
+           lg_us(r, 0.5), lg_us(r, 0.9), lg_us(r, 0.99), lg_us(r, 0.999),
+           (double)(r->hist.total ? r->hist.max : 0) / 1000.0,
+           (unsigned long long)lg_errors(r));
+    printf("         cpu us per call: loadgen %.1f",
+           lg_cpu_per_call(r->client_cpu_s, r));
+    if (r->agent_cpu_s >= 0.0) {
+        printf(", agent %.1f", lg_cpu_per_call(r->agent_cpu_s, r));
+    }
+    printf("\n");
+    for (i = 1; i < BENCH_ERR_COUNT; i++) {
+        if (r->errors[i]) {
+            printf("         errors %s: %llu\n", bench_err_name(i),
+                   (unsigned long long)r->errors[i]);
+        }
+    }
+    for (k = 0; k < BENCH_KIND_COUNT; k++) {
+        const uint64_t *a = r->actions[k];
+        if (a[0] + a[1] + a[2] + a[3] + a[4] == 0) {
+            continue;
+        }
+        printf("         %-8s allow %llu captcha %llu 2fa %llu lock %llu\n",
+               bench_kind_name((enum bench_kind)k), (unsigned long long)a[1],
+               (unsigned long long)a[2], (unsigned long long)a[3],
+               (unsigned long long)a[4]);
+    }
+}
+
+static void lg_print_json(const char *method, const struct lg_cli *cli,
+                          const struct bench_lg_result *r, double ratio)
+{
+    unsigned i;
+    unsigned k;
+    bool first = true;
+
+    printf("{\"method\":\"%s\",\"qps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,"
+           "\"p99_us\":%.1f,\"p999_us\":%.1f,\"errors\":%llu,\"calls\":%llu,"
+           "\"seconds\":%.3f,\"inflight\":%u,\"connections\":%u,"
+           "\"threads\":%u,\"loadgen_cpu_us_per_call\":%.1f,"
+           "\"agent_cpu_us_per_call\":%.1f,\"errors_by_status\":{",
+           method, lg_qps(r), lg_us(r, 0.5), lg_us(r, 0.9), lg_us(r, 0.99),
+           lg_us(r, 0.999), (unsigned long long)lg_errors(r),
+           (unsigned long long)r->ok, r->seconds, cli->run.inflight,
+           cli->run.connections, cli->run.threads,
+           lg_cpu_per_call(r->client_cpu_s, r),
+           lg_cpu_per_call(r->agent_cpu_s, r));
+    for (i = 1; i < BENCH_ERR_COUNT; i++) {
+        if (r->errors[i]) {
+            printf("%s\"%s\":%llu", first ? "" : ",", bench_err_name(i),
+                   (unsigned long long)r->errors[i]);
+            first = false;
+        }
+    }
+    printf("},\"actions\":{");
+    for (k = 0; k < BENCH_KIND_COUNT; k++) {
+        printf("%s\"%s\":[%llu,%llu,%llu,%llu]", k ? "," : "",
+               bench_kind_name((enum bench_kind)k),
+               (unsigned long long)r->actions[k][1],
+               (unsigned long long)r->actions[k][2],
+               (unsigned long long)r->actions[k][3],
+               (unsigned long long)r->actions[k][4]);
+    }
+    printf("}");
+    if (ratio >= 0.0) {
+        printf(",\"health_ratio\":%.3f", ratio);
+    }
+    printf("}\n");
+}
+
+static void lg_report(const struct lg_cli *cli, const char *method,
+                      const struct bench_lg_result *r, double ratio)
+{
+    if (cli->json) {
+        lg_print_json(method, cli, r, ratio);
+    } else {
+        lg_print_text(method, r);
+    }
+    fflush(stdout);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int lg_measure(struct bench_lg *lg, const struct lg_cli *cli)
+{
+    struct bench_lg_result *health = calloc(1, sizeof(*health));
+    struct bench_lg_result *eval = calloc(1, sizeof(*eval));
+    double ratio = -1.0;
+    int rc = LR_NOMEM;
+
+    if (health == NULL || eval == NULL) {
+        goto out;
+    }
+    if (cli->mode == LG_MODE_HEALTH || cli->mode == LG_MODE_BOTH) {
+        rc = bench_lg_run(lg, BENCH_METHOD_HEALTH, health);
+        if (rc) {
+            goto out;
+        }
+        lg_report(cli, "health", health, -1.0);
+    }
+    if (cli->mode == LG_MODE_EVALUATE || cli->mode == LG_MODE_BOTH) {
+        rc = bench_lg_run(lg, BENCH_METHOD_EVALUATE, eval);
+        if (rc) {
+            goto out;
+        }
+        if (cli->mode == LG_MODE_BOTH && lg_qps(health) > 0.0) {
+            ratio = lg_qps(eval) / lg_qps(health);
+        }
+        lg_report(cli, "evaluate", eval, ratio);
+        if (ratio >= 0.0 && !cli->json) {
+            printf("ratio evaluate_qps/health_qps = %.3f\n", ratio);
+        }
+    }
+    rc = LR_OK;
+out:
+    free(health);
+    free(eval);
+    return rc;
+}
+
+static void lg_print_setup(const struct lg_cli *cli)
+{
+    const struct bench_lg_opts *o = &cli->run;
+
+    if (cli->json || cli->mode == LG_MODE_PROBE) {
+        return;
+    }
+    printf("target %s inflight %u connections %u threads %u ", o->target,
+           o->inflight, o->connections, o->threads);
+    if (o->count) {
+        printf("count %llu ", (unsigned long long)o->count);
+    } else {
+        printf("duration %.1f s warmup %.1f s ", o->duration_s, o->warmup_s);
+    }
+    printf("model %s accounts %u seed %llu passwords %s\n",
+           o->only_kind < 0 ? "mix"
+                            : bench_kind_name((enum bench_kind)o->only_kind),
+           o->model.accounts, (unsigned long long)o->model.seed,
+           o->model.passwords ? "yes" : "no");
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_lg *lg = NULL;
+    struct lg_cli cli;
+    int rc;
+
+    rc = lg_parse(argc, argv, &cli);
+    if (rc) {
+        return rc == 1 ? 0 : 2;
+    }
+    grpc_init();
+    lg_print_setup(&cli);
+    rc = bench_lg_new(&cli.run, &lg);
+    if (rc) {
+        fprintf(stderr, "loginrisk-loadgen: cannot connect to %s: %s\n",
+                cli.run.target, lr_strerror(rc));
+        goto out;
+    }
+    if (cli.mode == LG_MODE_PROBE) {
+        rc = bench_lg_probe(lg, cli.probes, stdout);
+    } else {
+        rc = lg_measure(lg, &cli);
+    }
+    if (rc) {
+        fprintf(stderr, "loginrisk-loadgen: %s\n", lr_strerror(rc));
+    }
+out:
+    bench_lg_free(lg);
+    grpc_shutdown();
+    return rc ? 1 : 0;
+}
