@@ -5,7 +5,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    build-essential cmake pkg-config git ca-certificates \
+    build-essential cmake pkg-config git ca-certificates openssl \
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev \
     protobuf-compiler protobuf-compiler-grpc \
     libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl \
