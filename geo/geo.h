@@ -109,9 +109,14 @@ LR_WUR int geo_db_open(const struct geo_paths *paths, struct geo_db **out,
 void geo_db_free(struct geo_db *db);
 
 /**
- * Looks @p ip up in every open database and fills @p out (zeroed first).
- * An address no database knows is not an error: @p out stays empty.
- * LR_CORRUPT if a database answers with a data error (logged once).
+ * Looks @p ip up in every open database and fills @p out: fields no
+ * database knows are zero/empty/false, so an address no database knows is
+ * not an error (@p out is all zero). A NULL @p db means "no databases".
+ * Country falls back to registered_country; the ASN comes from the ASN
+ * database, else from top-level fields of the City database. A value of an
+ * unexpected type is ignored (logged once per database). LR_CORRUPT if a
+ * database answers with a data error (logged once); LR_INVALID for an
+ * @p ip whose family is neither 4 nor 6. @p out is written only on success.
  */
 LR_WUR int geo_lookup(const struct geo_db *db, const struct geo_ip *ip,
                       struct geo_info *out);
