@@ -158,19 +158,15 @@ static bool cli_tls_wanted(const struct cli_tls *tls)
                    tls->key_file || tls->server_name);
 }
 
-/* Builds the channel credentials; the private key never outlives this. */
-static int cli_make_creds(const struct cli_tls *tls,
-                          grpc_channel_credentials **out)
+/* TLS credentials from PEM files; the private key never outlives this. */
+static int cli_make_ssl_creds(const struct cli_tls *tls,
+                              grpc_channel_credentials **out)
 {
     char *roots = NULL, *cert = NULL, *key = NULL;
     grpc_ssl_pem_key_cert_pair pair;
-    grpc_channel_credentials *creds = NULL;
+    grpc_channel_credentials *creds;
     int rc = LR_OK;
 
-    if (!cli_tls_wanted(tls)) {
-        creds = grpc_insecure_credentials_create();
-        goto done;
-    }
     if (!tls->cert_file != !tls->key_file) {
         rc = LR_INVALID;
         goto out;
@@ -195,7 +191,6 @@ static int cli_make_creds(const struct cli_tls *tls,
     }
     creds =
         grpc_ssl_credentials_create_ex(roots, cert ? &pair : NULL, NULL, NULL);
-done:
     if (!creds) {
         rc = LR_CRYPTO;
         goto out;
@@ -206,6 +201,23 @@ out:
     free(cert);
     cli_free_secret(key);
     return rc;
+}
+
+/* Plaintext unless @p tls asks for TLS. */
+static int cli_make_creds(const struct cli_tls *tls,
+                          grpc_channel_credentials **out)
+{
+    grpc_channel_credentials *creds;
+
+    if (cli_tls_wanted(tls)) {
+        return cli_make_ssl_creds(tls, out);
+    }
+    creds = grpc_insecure_credentials_create();
+    if (!creds) {
+        return LR_GRPC;
+    }
+    *out = creds;
+    return LR_OK;
 }
 
 int cli_client_new(const char *target, const struct cli_tls *tls,

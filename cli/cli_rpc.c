@@ -24,36 +24,40 @@ int cli_call_unary(struct cli_client *c, const char *method,
     uint8_t *out_buf = NULL, *in_buf = NULL;
     size_t out_len, in_len = 0;
     ProtobufCMessage *msg;
+    bool st_set = false; /* cli_call_raw has written the status */
     int rc;
 
     out_len = protobuf_c_message_get_packed_size(req);
     if (out_len > CLI_MAX_SEND_BYTES) {
         rc = LR_FULL;
-        goto local;
+        goto out;
     }
     out_buf = malloc(out_len ? out_len : 1);
     if (!out_buf) {
         rc = LR_NOMEM;
-        goto local;
+        goto out;
     }
     protobuf_c_message_pack(req, out_buf);
     rc = cli_call_raw(c, method, out_buf, out_len, timeout_ms, md, n_md, st,
                       &in_buf, &in_len);
+    st_set = true;
     if (rc) {
         goto out;
     }
     msg = protobuf_c_message_unpack(resp_desc, NULL, in_len, in_buf);
     if (!msg) {
         rc = LR_CORRUPT;
-        goto local;
+        st_set = false;
+        goto out;
     }
     *resp = msg;
-    goto out;
-local:
-    st->code = 13; /* INTERNAL: the failure is on this side */
-    snprintf(st->message, sizeof(st->message), "client: %s",
-             rc == LR_CORRUPT ? "response does not decode" : lr_strerror(rc));
 out:
+    if (rc && !st_set) {
+        st->code = 13; /* INTERNAL: the failure is on this side */
+        snprintf(st->message, sizeof(st->message), "client: %s",
+                 rc == LR_CORRUPT ? "response does not decode"
+                                  : lr_strerror(rc));
+    }
     free(out_buf);
     free(in_buf);
     return rc;
