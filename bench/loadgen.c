@@ -6,7 +6,7 @@
  *       --duration S --inflight N --connections C [--warmup S] [--json]
  *       [--seed N] [--threads T] [--accounts N] [--model KIND]
  *       [--count N] [--timeout-ms MS] [--no-passwords] [--agent-pid PID]
- *       [--probes N]
+ *       [--probes N] [--rate QPS]
  *
  * "both" measures Health/Check (the gRPC floor) and then Evaluate over the
  * same connections and prints evaluate_qps / health_qps, so the ratio comes
@@ -42,7 +42,8 @@ static void lg_usage(FILE *f)
             "         [--count N] [--timeout-ms MS] [--json] [--seed N]\n"
             "         [--accounts N] [--model mix|home|travel|stuffing|spray|"
             "flood]\n"
-            "         [--no-passwords] [--agent-pid PID] [--probes N]\n"
+            "         [--no-passwords] [--agent-pid PID] [--probes N] "
+            "[--rate QPS]\n"
             "defaults: --target 127.0.0.1:50051 --method both --duration 10 "
             "--warmup 2\n"
             "          --inflight 8 --connections 2 --threads 1 --seed 1 "
@@ -83,6 +84,21 @@ static int lg_parse_seconds(const char *s, double *out)
     v = strtod(s, &end);
     if (errno || end == s || *end != '\0' || !(v >= 0.0) ||
         v > BENCH_LG_DURATION_MAX) {
+        return LR_INVALID;
+    }
+    *out = v;
+    return LR_OK;
+}
+
+static int lg_parse_rate(const char *s, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v >= 0.0) ||
+        v > BENCH_LG_RATE_MAX) {
         return LR_INVALID;
     }
     *out = v;
@@ -135,6 +151,7 @@ static const struct option lg_longopts[] = {
     {"no-passwords", no_argument, NULL, 'P'},
     {"agent-pid", required_argument, NULL, 'p'},
     {"probes", required_argument, NULL, 'r'},
+    {"rate", required_argument, NULL, 'R'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -202,6 +219,8 @@ static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
         return LR_OK;
     case 'r':
         return lg_parse_u32(arg, BENCH_LG_PROBES_MAX, &cli->probes);
+    case 'R':
+        return lg_parse_rate(arg, &r->rate);
     default:
         return LR_INVALID;
     }
@@ -319,12 +338,12 @@ static void lg_print_json(const char *method, const struct lg_cli *cli,
     printf("{\"method\":\"%s\",\"qps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,"
            "\"p99_us\":%.1f,\"p999_us\":%.1f,\"errors\":%llu,\"calls\":%llu,"
            "\"seconds\":%.3f,\"inflight\":%u,\"connections\":%u,"
-           "\"threads\":%u,\"loadgen_cpu_us_per_call\":%.1f,"
+           "\"threads\":%u,\"rate\":%.0f,\"loadgen_cpu_us_per_call\":%.1f,"
            "\"agent_cpu_us_per_call\":%.1f,\"errors_by_status\":{",
            method, lg_qps(r), lg_us(r, 0.5), lg_us(r, 0.9), lg_us(r, 0.99),
            lg_us(r, 0.999), (unsigned long long)lg_errors(r),
            (unsigned long long)r->ok, r->seconds, cli->run.inflight,
-           cli->run.connections, cli->run.threads,
+           cli->run.connections, cli->run.threads, cli->run.rate,
            lg_cpu_per_call(r->client_cpu_s, r),
            lg_cpu_per_call(r->agent_cpu_s, r));
     for (i = 1; i < BENCH_ERR_COUNT; i++) {
@@ -413,6 +432,9 @@ static void lg_print_setup(const struct lg_cli *cli)
         printf("count %llu ", (unsigned long long)o->count);
     } else {
         printf("duration %.1f s warmup %.1f s ", o->duration_s, o->warmup_s);
+    }
+    if (o->rate > 0.0) {
+        printf("rate %.0f/s ", o->rate);
     }
     printf("model %s accounts %u seed %llu passwords %s\n",
            o->only_kind < 0 ? "mix"

@@ -6,7 +6,8 @@
  * subchannel pool, so they are really C connections) and, per run, starts T
  * threads, each with its own completion queue and a share of the N call
  * slots. A slot always has one call in flight: when its call completes, the
- * thread records it and starts the next on the same channel.
+ * thread records it and starts the next on the same channel, at once or,
+ * with a rate, when the next call is due.
  */
 #ifndef LR_BENCH_LOADGEN_H
 #define LR_BENCH_LOADGEN_H
@@ -25,6 +26,7 @@
 #define BENCH_LG_THREADS_MAX 64u
 #define BENCH_LG_DURATION_MAX 86400.0
 #define BENCH_LG_PROBES_MAX 10000u
+#define BENCH_LG_RATE_MAX 10000000.0
 
 enum bench_method {
     BENCH_METHOD_HEALTH = 0,
@@ -48,6 +50,8 @@ struct bench_lg_opts {
     uint32_t threads;
     uint32_t timeout_ms;
     uint64_t count; /* > 0: stop after this many calls, not after duration */
+    double rate;    /* > 0: start at most this many calls/s (open loop, with
+                       latency counted from when each call was due) */
     struct bench_model_opts model;
     int only_kind; /* -1 = the mix, else one enum bench_kind */
     int agent_pid; /* > 0: also measure that process's CPU time */

@@ -60,7 +60,11 @@ struct lg_thread {
     grpc_completion_queue *cq;
     struct lg_slot *slots;
     size_t n_slots;
+    struct lg_slot **parked; /* slots waiting for their next call */
+    size_t n_parked;
     size_t outstanding;
+    int64_t next_ns;     /* --rate: when the next call is due */
+    int64_t interval_ns; /* --rate: between calls of this thread; 0 = off */
     uint64_t seq;
     struct bench_model model;
     struct bench_lg_result res;
@@ -179,7 +183,8 @@ static int lg_check_opts(const struct bench_lg_opts *o)
         o->threads > BENCH_LG_THREADS_MAX || o->timeout_ms == 0 ||
         !(o->duration_s > 0.0) || o->duration_s > BENCH_LG_DURATION_MAX ||
         o->warmup_s < 0.0 || o->warmup_s > BENCH_LG_DURATION_MAX ||
-        o->only_kind >= BENCH_KIND_COUNT) {
+        o->only_kind >= BENCH_KIND_COUNT || !(o->rate >= 0.0) ||
+        o->rate > BENCH_LG_RATE_MAX) {
         return LR_INVALID;
     }
     return LR_OK;
@@ -464,7 +469,8 @@ static bool lg_may_issue(struct bench_lg *lg)
     return false;
 }
 
-static void lg_issue(struct lg_thread *t, struct lg_slot *s)
+/* Starts the next call on @p s; @p intended (> 0) is when it was due. */
+static void lg_issue(struct lg_thread *t, struct lg_slot *s, int64_t intended)
 {
     struct bench_lg *lg = t->lg;
     grpc_byte_buffer *send;
@@ -486,7 +492,49 @@ static void lg_issue(struct lg_thread *t, struct lg_slot *s)
         t->res.errors[BENCH_ERR_LOCAL]++;
         return;
     }
+    if (intended > 0) {
+        /* latency from when the call was due, not from when it could be
+         * sent: a slow agent must not hide its queue (coordinated
+         * omission) */
+        s->start_ns = intended;
+    }
     t->outstanding++;
+}
+
+static bool lg_running(struct bench_lg *lg)
+{
+    return atomic_load(&lg->phase) != LG_STOP &&
+           (lg->opts.count == 0 || atomic_load(&lg->budget) > 0);
+}
+
+/* Issues parked slots: all of them, or under --rate those that are due. */
+static void lg_pump(struct lg_thread *t)
+{
+    int64_t intended = 0;
+
+    while (t->n_parked > 0) {
+        if (t->interval_ns > 0) {
+            if (lr_mono_ns() < t->next_ns) {
+                return;
+            }
+            intended = t->next_ns;
+            t->next_ns += t->interval_ns;
+        }
+        lg_issue(t, t->parked[--t->n_parked], intended);
+    }
+}
+
+static gpr_timespec lg_wait_until(const struct lg_thread *t)
+{
+    int64_t wait = (int64_t)LG_POLL_MS * 1000000;
+    int64_t due;
+
+    if (t->n_parked > 0 && t->interval_ns > 0) {
+        due = t->next_ns - lr_mono_ns();
+        wait = due < 0 ? 0 : (due < wait ? due : wait);
+    }
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                        gpr_time_from_nanos(wait, GPR_TIMESPAN));
 }
 
 static void lg_drain_cq(grpc_completion_queue *cq)
@@ -508,24 +556,33 @@ static void *lg_thread_main(void *arg)
     size_t i;
 
     for (i = 0; i < t->n_slots; i++) {
-        lg_issue(t, &t->slots[i]);
+        t->parked[t->n_parked++] = &t->slots[i];
     }
-    while (t->outstanding > 0) {
-        ev = grpc_completion_queue_next(
-            t->cq,
-            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                         gpr_time_from_millis(LG_POLL_MS, GPR_TIMESPAN)),
-            NULL);
-        if (ev.type != GRPC_OP_COMPLETE) {
-            continue;
+    t->next_ns = lr_mono_ns();
+    lg_pump(t);
+    while (t->outstanding > 0 || (t->n_parked > 0 && lg_running(t->lg))) {
+        ev = grpc_completion_queue_next(t->cq, lg_wait_until(t), NULL);
+        if (ev.type == GRPC_OP_COMPLETE) {
+            t->outstanding--;
+            lg_complete(t, ev.tag, ev.success);
+            t->parked[t->n_parked++] = ev.tag;
         }
-        t->outstanding--;
-        lg_complete(t, ev.tag, ev.success);
-        lg_issue(t, ev.tag);
+        lg_pump(t);
     }
     lg_drain_cq(t->cq);
     t->cq = NULL;
     return NULL;
+}
+
+static void lg_threads_free(struct lg_thread *ts, unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; ts && i < n; i++) {
+        free(ts[i].slots);
+        free(ts[i].parked);
+    }
+    free(ts);
 }
 
 /* Slot s uses channel s % C; channel c belongs to thread c % T. */
@@ -547,13 +604,15 @@ static int lg_threads_new(struct bench_lg *lg, struct lg_thread **out)
         rc = bench_model_init(&ts[i].model, &o->model, i + 1);
         if (rc == LR_OK) {
             ts[i].slots = calloc(o->inflight, sizeof(*ts[i].slots));
-            rc = ts[i].slots ? LR_OK : LR_NOMEM;
+            ts[i].parked = calloc(o->inflight, sizeof(*ts[i].parked));
+            rc = ts[i].slots && ts[i].parked ? LR_OK : LR_NOMEM;
+        }
+        if (o->rate > 0.0) {
+            ts[i].interval_ns = (int64_t)(1e9 * o->threads / o->rate);
+            ts[i].interval_ns += ts[i].interval_ns == 0;
         }
         if (rc) {
-            while (i-- > 0) {
-                free(ts[i].slots);
-            }
-            free(ts);
+            lg_threads_free(ts, i + 1);
             return rc;
         }
     }
@@ -727,10 +786,7 @@ int bench_lg_run(struct bench_lg *lg, enum bench_method method,
         lg_merge(out, &ts[i].res);
     }
 out:
-    for (i = 0; ts && i < lg->opts.threads; i++) {
-        free(ts[i].slots);
-    }
-    free(ts);
+    lg_threads_free(ts, lg->opts.threads);
     return rc;
 }
 
