@@ -1,0 +1,374 @@
+/*
+ * agent.h - internals of the loginrisk-agent daemon, shared by its files.
+ *
+ * The daemon is layered so that only two files see gRPC types:
+ *
+ *   agent_grpc.c      servers, completion queues, worker threads, listeners
+ *   agent_call.c      one call: its request bytes, arena, reply and status
+ *
+ * Everything above them speaks in this header's terms: a method table of
+ * handlers (agent_risk.c, agent_health.c, agent_admin.c), each handler gets an
+ * agent_call with the request bytes and finishes it exactly once, from any
+ * thread, with a reply message or a status. agent_validate.c holds the pure
+ * request checks (unit-tested), agent_state.c the config + geo + engine
+ * snapshot that SIGHUP swaps, agent_main.c the command line and signals.
+ *
+ * There is no public header: nothing links against the daemon except its
+ * own unit tests (through the agent_core library).
+ */
+#ifndef LR_AGENT_H
+#define LR_AGENT_H
+
+#include "config/config.h"
+#include "geo/geo.h"
+#include "lr/lr.h"
+#include "risk/risk.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "loginrisk/v1/risk.pb-c.h"
+
+/* ---- status codes ------------------------------------------------------ */
+
+/* The gRPC status codes the agent answers with (values are gRPC's). */
+enum agent_status {
+    AGENT_ST_OK = 0,
+    AGENT_ST_CANCELLED = 1,
+    AGENT_ST_UNKNOWN = 2,
+    AGENT_ST_INVALID_ARGUMENT = 3,
+    AGENT_ST_DEADLINE_EXCEEDED = 4,
+    AGENT_ST_NOT_FOUND = 5,
+    AGENT_ST_PERMISSION_DENIED = 7,
+    AGENT_ST_RESOURCE_EXHAUSTED = 8,
+    AGENT_ST_FAILED_PRECONDITION = 9,
+    AGENT_ST_UNIMPLEMENTED = 12,
+    AGENT_ST_INTERNAL = 13,
+    AGENT_ST_UNAVAILABLE = 14,
+    AGENT_ST_UNAUTHENTICATED = 16,
+};
+
+/** Longest status message sent to a client (longer ones are cut). */
+#define AGENT_STATUS_MSG_MAX 512
+
+/* ---- per-call arena (agent_arena.c) ------------------------------------ */
+
+#define AGENT_ARENA_INLINE 4096
+
+struct agent_arena_chunk;
+
+/**
+ * A bump allocator for one call's allocations (the request copy, the
+ * unpacked protobuf message, handler state). Nothing is freed one by one;
+ * agent_arena_reset() releases everything at the end of the call. The total
+ * handed out is capped, so a hostile message cannot grow it without bound.
+ */
+struct agent_arena {
+    size_t used;  /* bytes used in inline_buf */
+    size_t total; /* bytes handed out in all */
+    size_t limit; /* cap on total */
+    bool wipe;    /* wipe everything at reset (a secret passed through) */
+    struct agent_arena_chunk *chunks;
+    _Alignas(16) unsigned char inline_buf[AGENT_ARENA_INLINE];
+};
+
+/** Prepares @p a with a cap of @p limit bytes in all. */
+void agent_arena_init(struct agent_arena *a, size_t limit);
+
+/**
+ * @p n bytes aligned to 16, valid until the next reset; NULL when the cap
+ * would be passed or memory is short. Never zeroed.
+ */
+void *agent_arena_alloc(struct agent_arena *a, size_t n);
+
+/** Frees the extra chunks and starts over (wiping first if a->wipe). */
+void agent_arena_reset(struct agent_arena *a);
+
+/** A protobuf-c allocator drawing from @p a (its free is a no-op). */
+void agent_arena_pb_allocator(struct agent_arena *a, ProtobufCAllocator *out);
+
+/* ---- calls (agent_call.c) ---------------------------------------------- */
+
+struct agent_call;
+
+/**
+ * A method handler. It runs on a worker thread with the request bytes
+ * available through agent_call_request(); it must finish the call exactly
+ * once with agent_call_reply() or agent_call_fail(), either before it
+ * returns or later from any thread. @p ctx is the server's context pointer.
+ */
+typedef void (*agent_handler_fn)(struct agent_call *call, void *ctx);
+
+/** One row of a method table. */
+struct agent_method {
+    const char *path;         /* "/loginrisk.v1.RiskService/Evaluate" */
+    unsigned service;         /* one CFG_SVC_* bit */
+    agent_handler_fn handler; /* NULL answers UNIMPLEMENTED */
+    unsigned posted;          /* requests kept posted per queue, 1..8 */
+    bool secret;              /* request may hold a secret: wipe copies */
+};
+
+/** The request message bytes (borrowed, valid for the call's life). */
+void agent_call_request(struct agent_call *call, const uint8_t **data,
+                        size_t *len);
+
+/**
+ * Wipes the request bytes the call still holds (its contiguous copy). The
+ * arena is wiped again when the call ends.
+ */
+void agent_call_wipe_request(struct agent_call *call);
+
+/** CFG_SVC_* bits served by the listener(s) the call came in on. */
+unsigned agent_call_services(const struct agent_call *call);
+
+/** True when the client's deadline has passed. Any thread. */
+bool agent_call_expired(const struct agent_call *call);
+
+/** Memory that lives until the call ends; NULL past the call's cap. */
+void *agent_call_alloc(struct agent_call *call, size_t n);
+
+/** A protobuf-c allocator on the call's arena (for __unpack). */
+ProtobufCAllocator *agent_call_pb_allocator(struct agent_call *call);
+
+/**
+ * Value of request metadata @p key (lower case) into @p buf (NUL-terminated,
+ * at most @p cap - 1 bytes). LR_NOTFOUND when absent, LR_FULL when it does
+ * not fit (nothing written).
+ */
+LR_WUR int agent_call_metadata(const struct agent_call *call, const char *key,
+                               char *buf, size_t cap);
+
+/**
+ * Answers OK with @p msg (packed here; the caller keeps @p msg). If the
+ * packed size exceeds the send limit the call fails with INTERNAL instead.
+ */
+void agent_call_reply(struct agent_call *call, const ProtobufCMessage *msg);
+
+/**
+ * The status for a project error code: NOMEM/FULL/BUSY => RESOURCE_EXHAUSTED,
+ * NOTFOUND => NOT_FOUND, INVALID => INVALID_ARGUMENT, DENIED =>
+ * PERMISSION_DENIED, UNAUTH => UNAUTHENTICATED, TIMEOUT => DEADLINE_EXCEEDED,
+ * SHUTDOWN => UNAVAILABLE, anything else => INTERNAL.
+ */
+enum agent_status agent_status_from_err(int err);
+
+/** Answers @p status with a printf-style message (cut at the cap). */
+void agent_call_fail(struct agent_call *call, enum agent_status status,
+                     const char *fmt, ...) LR_PRINTF(3, 4);
+
+/* ---- servers, queues, workers (agent_grpc.c) --------------------------- */
+
+#define AGENT_LISTENERS_MAX 16
+#define AGENT_WORKERS_MAX 64
+#define AGENT_METHODS_MAX 16
+
+struct agent_server;
+
+struct agent_server_opts {
+    const struct cfg_listener *listeners;
+    size_t n_listeners;
+    uint32_t workers;           /* 0 = number of CPUs */
+    uint32_t max_message_bytes; /* receive limit */
+    uint32_t max_inflight;      /* per worker; 0 = no limit */
+    const struct agent_method *methods;
+    size_t n_methods;
+    void *ctx; /* handed to every handler */
+};
+
+/**
+ * Calls grpc_init(), builds one gRPC server per distinct service set of the
+ * listeners (all sharing one completion queue per worker), binds every
+ * listener (TLS where configured), starts the servers and the workers, and
+ * logs one "listening on ADDR (...)" line per listener.
+ * LR_IO when an address cannot be bound (in use, bad address), LR_CONFIG
+ * for unreadable TLS files, LR_NOMEM; @p err says which listener.
+ * On failure everything is torn down again (grpc_shutdown included).
+ */
+LR_WUR int agent_server_start(const struct agent_server_opts *opts,
+                              struct agent_server **out, char *err,
+                              size_t errcap);
+
+/** Changes the per-worker in-flight cap (reload). 0 = no limit. */
+void agent_server_set_max_inflight(struct agent_server *srv, uint32_t cap);
+
+/** Number of worker threads (and completion queues). */
+size_t agent_server_workers(const struct agent_server *srv);
+
+/**
+ * Stops accepting, lets calls in flight finish for up to @p timeout_ms,
+ * cancels the rest and waits for them, then stops the workers and calls
+ * grpc_shutdown(). Frees @p srv. Returns how many calls had to be
+ * cancelled (0 = clean drain). NULL is a no-op.
+ */
+size_t agent_server_stop(struct agent_server *srv, uint32_t timeout_ms);
+
+/* ---- request validation (agent_validate.c) ---------------------------- */
+
+#define AGENT_ID_MAX 256          /* account_id, device_id */
+#define AGENT_USER_AGENT_MAX 1024 /* user_agent */
+#define AGENT_PASSWORD_MAX 1024   /* attempted_password */
+#define AGENT_REQUEST_ID_MAX 64   /* request_id */
+
+/** The time window a client timestamp must fall in. */
+struct agent_time_limits {
+    int64_t now_ms;
+    uint64_t past_s;   /* timestamp_past_s */
+    uint64_t future_s; /* timestamp_future_s */
+};
+
+/** What validation resolves from a LoginAttempt. */
+struct agent_attempt_check {
+    struct geo_ip ip;     /* parsed, IPv4-mapped folded */
+    int64_t timestamp_ms; /* resolved: 0 became now */
+};
+
+/**
+ * Checks every field of @p m in field order. On the first problem returns
+ * LR_INVALID and writes "field: what is wrong" into @p msg; on success fills
+ * @p out. Pure: no clock, no I/O.
+ */
+LR_WUR int agent_validate_attempt(const Loginrisk__V1__LoginAttempt *m,
+                                  const struct agent_time_limits *lim,
+                                  struct agent_attempt_check *out, char *msg,
+                                  size_t cap);
+
+/**
+ * Checks an Outcome: request_id and account_id required, kind known and not
+ * OUTCOME_UNSPECIFIED, timestamp_ms in the window. Resolves the timestamp
+ * into *@p ts_out. Same error contract as agent_validate_attempt().
+ */
+LR_WUR int agent_validate_outcome(const Loginrisk__V1__Outcome *m,
+                                  const struct agent_time_limits *lim,
+                                  int64_t *ts_out, char *msg, size_t cap);
+
+/**
+ * Walks the top-level fields of the encoded message @p data of type @p desc
+ * and refuses any string field whose bytes contain NUL (protobuf-c would
+ * silently cut the string there): LR_INVALID with "field: contains a NUL
+ * byte". LR_INVALID "request: ..." when the wire format is broken.
+ */
+LR_WUR int agent_validate_wire_strings(const ProtobufCMessageDescriptor *desc,
+                                       const uint8_t *data, size_t len,
+                                       char *msg, size_t cap);
+
+/**
+ * Formats a duration in seconds in the unit of @p limit_s ("9 days",
+ * "12 minutes", "1 hour"); used by the timestamp messages.
+ */
+void agent_format_duration(uint64_t value_s, uint64_t limit_s, char *buf,
+                           size_t cap);
+
+/* ---- the running state (agent_state.c) -------------------------------- */
+
+/** Command-line values that override the file. NULL / 0 = not given. */
+struct agent_opts {
+    const char *config_path; /* NULL = the embedded default */
+    const char *listen[AGENT_LISTENERS_MAX];
+    size_t n_listen;
+    const char *state_dir;
+    const char *geo_city;
+    const char *geo_asn;
+    const char *geo_anonymous;
+};
+
+/**
+ * A config and the geo databases opened from it; immutable once published.
+ * Handlers hold a reference while they read it, so a reload never frees it
+ * under them.
+ */
+struct agent_snapshot {
+    struct cfg *cfg;
+    struct geo_db *geo;
+    atomic_uint refs;
+};
+
+struct agent_state {
+    const struct agent_opts *opts; /* borrowed: lives as long as main */
+    struct agent_snapshot *cur;    /* guarded by mu */
+    struct cfg *boot_cfg;          /* as started (restart-only settings) */
+    pthread_mutex_t mu;
+    pthread_mutex_t reload_mu; /* one reload at a time */
+    struct store *store;
+    struct risk_engine *engine;
+    struct risk_spray_pool *spray; /* NULL when spray was off at start */
+    struct agent_server *server;   /* set once started (for reload) */
+    atomic_bool draining;
+    atomic_uint_fast64_t spray_skipped; /* pool full: no fingerprint */
+    atomic_uint_fast64_t spray_failed;  /* pool error: no fingerprint */
+    atomic_uint_fast64_t request_seq;   /* for generated request ids */
+    uint64_t request_prefix;            /* random, per process */
+};
+
+/**
+ * Loads the config named by @p opts (or the embedded default), applies the
+ * overrides and validates the result. LR_CONFIG / LR_IO / LR_NOMEM with
+ * every problem in @p errs ("file:line: what is wrong").
+ */
+LR_WUR int agent_config_load(const struct agent_opts *opts, struct cfg **out,
+                             struct cfg_errors *errs);
+
+/**
+ * Everything --check-config does: load, override, validate, open the geo
+ * databases and compile the policy (no store, no listeners).
+ */
+LR_WUR int agent_config_check(const struct agent_opts *opts,
+                              struct cfg_errors *errs);
+
+/**
+ * Loads the config, opens geo, store, engine and spray pool into a new
+ * state. Errors are appended to @p errs (one line each).
+ */
+LR_WUR int agent_state_open(const struct agent_opts *opts,
+                            struct agent_state **out, struct cfg_errors *errs);
+
+/** Closes the engine, the spray pool and the store (flushing it). */
+void agent_state_free(struct agent_state *st);
+
+/** The current snapshot with a reference; give it back with _put. */
+struct agent_snapshot *agent_state_get(struct agent_state *st);
+
+/** Drops a reference taken by agent_state_get(). */
+void agent_snapshot_put(struct agent_snapshot *snap);
+
+/**
+ * Re-reads the config (same file, same overrides), reopens the geo databases
+ * and swaps the policy in. On any error the old config, geo and policy stay
+ * and LR_CONFIG (or LR_IO, LR_CORRUPT) is returned with @p errs filled.
+ * Settings that need a restart (listeners, workers, state dir, ...) are
+ * logged as such. With @p dry_run only validates.
+ */
+LR_WUR int agent_state_reload(struct agent_state *st, bool dry_run,
+                              struct cfg_errors *errs);
+
+/** Writes a fresh 32-hex-digit request id into @p buf (>= 33 bytes). */
+void agent_request_id_new(struct agent_state *st, char *buf, size_t cap);
+
+/* ---- method tables ----------------------------------------------------- */
+
+/** RiskService: Evaluate and ReportOutcome (agent_risk.c). */
+size_t agent_risk_methods(const struct agent_method **out);
+/** grpc.health.v1.Health/Check (agent_health.c). */
+size_t agent_health_methods(const struct agent_method **out);
+/** AdminService, UNIMPLEMENTED until its issue lands (agent_admin.c). */
+size_t agent_admin_methods(const struct agent_method **out);
+
+/** A Decision message with room for all its parts, for the stack. */
+struct agent_decision_pb {
+    Loginrisk__V1__Decision msg;
+    Loginrisk__V1__GeoInfo geo;
+    Loginrisk__V1__Reason reasons[RISK_REASONS_MAX];
+    Loginrisk__V1__Reason *ptrs[RISK_REASONS_MAX];
+    char rule_ids[RISK_REASONS_MAX][24];
+};
+
+/** Fills @p pb from @p d (strings borrowed from @p d). */
+void agent_decision_to_pb(struct risk_decision *d,
+                          struct agent_decision_pb *pb);
+
+#endif

@@ -1,0 +1,327 @@
+/*
+ * agent_main.c - loginrisk-agent: command line, startup, signals, drain.
+ *
+ * SIGINT, SIGTERM and SIGHUP are blocked before any thread exists (gRPC's,
+ * the store writer, the spray pool), so every thread inherits the mask and
+ * only the main thread takes them, with sigwait(): no handler runs in an
+ * async-signal context and reload and drain are ordinary code.
+ *
+ *   SIGHUP           reload the config (same file, same overrides) and the
+ *                    geo databases; any error keeps everything as it was
+ *   SIGTERM, SIGINT  health NOT_SERVING, stop accepting, let calls in flight
+ *                    finish (agent.drain_timeout_ms), cancel the rest, close
+ *                    the store (flushing it), exit 0
+ *
+ * Exit codes: 0 fine, 1 a config or startup error, 2 a usage error.
+ */
+#include "agent/agent.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/grpc.h>
+
+#ifndef LR_VERSION
+#define LR_VERSION "0.0.0"
+#endif
+
+enum agent_mode {
+    AGENT_MODE_RUN,
+    AGENT_MODE_CHECK,
+    AGENT_MODE_VERSION,
+    AGENT_MODE_HELP,
+};
+
+static const char agent_usage[] =
+    "usage: loginrisk-agent [--config FILE] [--listen ADDR]... "
+    "[--state-dir DIR]\n"
+    "                       [--geo-city FILE] [--geo-asn FILE] "
+    "[--geo-anonymous FILE]\n"
+    "                       [--check-config] [--version] [--help]\n"
+    "\n"
+    "Serves loginrisk.v1.RiskService, loginrisk.v1.AdminService and\n"
+    "grpc.health.v1.Health over gRPC. Flags override the config file; with\n"
+    "no --config the embedded default is used. ADDR is host:port,\n"
+    "[v6]:port or unix:/absolute/path; several --listen replace the\n"
+    "file's listeners (plaintext, all services).\n"
+    "\n"
+    "  --check-config   validate the config, geo databases and policy, then\n"
+    "                   exit (0 = fine, 1 = errors as file:line on stderr)\n"
+    "  SIGHUP reloads the config; SIGTERM/SIGINT drain and exit 0.\n";
+
+/* ---- command line ------------------------------------------------------- */
+
+static int agent_parse_opt(int c, struct agent_opts *o, enum agent_mode *mode)
+{
+    switch (c) {
+    case 'c':
+        o->config_path = optarg;
+        return LR_OK;
+    case 'l':
+        if (o->n_listen == AGENT_LISTENERS_MAX) {
+            fprintf(stderr, "loginrisk-agent: at most %d --listen\n",
+                    AGENT_LISTENERS_MAX);
+            return LR_INVALID;
+        }
+        o->listen[o->n_listen++] = optarg;
+        return LR_OK;
+    case 's':
+        o->state_dir = optarg;
+        return LR_OK;
+    case 'C':
+        o->geo_city = optarg;
+        return LR_OK;
+    case 'A':
+        o->geo_asn = optarg;
+        return LR_OK;
+    case 'N':
+        o->geo_anonymous = optarg;
+        return LR_OK;
+    case 'k':
+        *mode = AGENT_MODE_CHECK;
+        return LR_OK;
+    case 'V':
+        *mode = AGENT_MODE_VERSION;
+        return LR_OK;
+    case 'h':
+        *mode = AGENT_MODE_HELP;
+        return LR_OK;
+    default:
+        return LR_INVALID;
+    }
+}
+
+static int agent_parse_args(int argc, char **argv, struct agent_opts *o,
+                            enum agent_mode *mode)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"geo-city", required_argument, NULL, 'C'},
+        {"geo-asn", required_argument, NULL, 'A'},
+        {"geo-anonymous", required_argument, NULL, 'N'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    *mode = AGENT_MODE_RUN;
+    while ((c = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
+        if (agent_parse_opt(c, o, mode))
+            return LR_INVALID;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "loginrisk-agent: unexpected argument '%s'\n",
+                argv[optind]);
+        return LR_INVALID;
+    }
+    return LR_OK;
+}
+
+/* ---- --check-config ----------------------------------------------------- */
+
+static void agent_print_errors(const struct cfg_errors *errs, bool logged)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        if (logged)
+            lr_log(LR_LOG_ERROR, "%s", errs->msgs[i]);
+        else
+            fprintf(stderr, "%s\n", errs->msgs[i]);
+    }
+}
+
+static int agent_check(const struct agent_opts *o)
+{
+    struct cfg_errors errs = {0};
+    int rc;
+
+    rc = agent_config_check(o, &errs);
+    if (rc) {
+        agent_print_errors(&errs, false);
+        if (errs.n == 0)
+            fprintf(stderr, "%s: %s\n",
+                    o->config_path ? o->config_path : "<embedded default>",
+                    lr_strerror(rc));
+    } else {
+        printf("%s: ok\n",
+               o->config_path ? o->config_path : "<embedded default>");
+    }
+    cfg_errors_clear(&errs);
+    return rc ? 1 : 0;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+static size_t agent_methods(struct agent_method *out)
+{
+    size_t (*tables[])(const struct agent_method **) = {
+        agent_risk_methods,
+        agent_health_methods,
+        agent_admin_methods,
+    };
+    size_t n = 0;
+
+    for (size_t t = 0; t < LR_ARRAY_LEN(tables); t++) {
+        const struct agent_method *m;
+        size_t k = tables[t](&m);
+        for (size_t i = 0; i < k && n < AGENT_METHODS_MAX; i++)
+            out[n++] = m[i];
+    }
+    return n;
+}
+
+static int agent_serve(struct agent_state *st, struct agent_server **out)
+{
+    static struct agent_method methods[AGENT_METHODS_MAX];
+    struct agent_snapshot *snap = agent_state_get(st);
+    const struct cfg *cfg = snap->cfg;
+    struct agent_server_opts so = {
+        .listeners = cfg->listeners,
+        .n_listeners = cfg->n_listeners,
+        .workers = cfg->workers,
+        .max_message_bytes = cfg->max_message_bytes,
+        .max_inflight = cfg->max_inflight,
+        .methods = methods,
+        .ctx = st,
+    };
+    char err[512] = "";
+    int rc;
+
+    so.n_methods = agent_methods(methods);
+    rc = agent_server_start(&so, out, err, sizeof(err));
+    if (rc)
+        lr_log(LR_LOG_ERROR, "%s", err[0] ? err : lr_strerror(rc));
+    else
+        lr_log(LR_LOG_INFO,
+               "ready: %zu listener(s), %zu worker(s), policy %s, "
+               "max message %u bytes",
+               cfg->n_listeners, agent_server_workers(*out),
+               cfg->policy_version ? cfg->policy_version : "-",
+               cfg->max_message_bytes);
+    agent_snapshot_put(snap);
+    return rc;
+}
+
+static void agent_reload(struct agent_state *st)
+{
+    struct cfg_errors errs = {0};
+    struct agent_snapshot *snap;
+    int rc;
+
+    lr_log(LR_LOG_INFO, "SIGHUP: reloading %s",
+           st->opts->config_path ? st->opts->config_path
+                                 : "the embedded default");
+    rc = agent_state_reload(st, false, &errs);
+    snap = agent_state_get(st);
+    if (rc) {
+        agent_print_errors(&errs, true);
+        lr_log(LR_LOG_ERROR, "reload failed (%s); keeping policy %s",
+               lr_strerror(rc),
+               snap->cfg->policy_version ? snap->cfg->policy_version : "-");
+    } else {
+        lr_log(LR_LOG_INFO, "reloaded: policy %s",
+               snap->cfg->policy_version ? snap->cfg->policy_version : "-");
+    }
+    agent_snapshot_put(snap);
+    cfg_errors_clear(&errs);
+}
+
+static void agent_wait_signals(struct agent_state *st, const sigset_t *sigs)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            agent_reload(st);
+            continue;
+        }
+        lr_log(LR_LOG_INFO, "%s: draining",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+}
+
+static void agent_drain(struct agent_state *st, struct agent_server *srv)
+{
+    struct agent_snapshot *snap = agent_state_get(st);
+    uint32_t timeout = snap->cfg->drain_timeout_ms;
+    size_t cancelled;
+
+    agent_snapshot_put(snap);
+    atomic_store(&st->draining, true);
+    cancelled = agent_server_stop(srv, timeout);
+    if (cancelled > 0)
+        lr_log(LR_LOG_WARN, "drain timeout (%u ms): cancelled %zu call(s)",
+               timeout, cancelled);
+    else
+        lr_log(LR_LOG_INFO, "drained: every call finished");
+}
+
+static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
+{
+    struct cfg_errors errs = {0};
+    struct agent_state *st = NULL;
+    struct agent_server *srv = NULL;
+    int rc;
+
+    rc = agent_state_open(o, &st, &errs);
+    if (rc) {
+        agent_print_errors(&errs, true);
+        lr_log(LR_LOG_ERROR, "startup failed: %s", lr_strerror(rc));
+        goto out;
+    }
+    lr_log_set_level(st->cur->cfg->logging.level);
+    rc = agent_serve(st, &srv);
+    if (rc) {
+        lr_log(LR_LOG_ERROR, "startup failed: %s", lr_strerror(rc));
+        goto out;
+    }
+    st->server = srv;
+    agent_wait_signals(st, sigs);
+    st->server = NULL;
+    agent_drain(st, srv);
+out:
+    agent_state_free(st);
+    if (rc == LR_OK)
+        lr_log(LR_LOG_INFO, "stopped");
+    cfg_errors_clear(&errs);
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct agent_opts opts = {0};
+    enum agent_mode mode;
+    sigset_t sigs;
+
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (agent_parse_args(argc, argv, &opts, &mode)) {
+        fputs(agent_usage, stderr);
+        return 2;
+    }
+    switch (mode) {
+    case AGENT_MODE_HELP:
+        fputs(agent_usage, stdout);
+        return 0;
+    case AGENT_MODE_VERSION:
+        printf("loginrisk-agent %s (gRPC %s)\n", LR_VERSION,
+               grpc_version_string());
+        return 0;
+    case AGENT_MODE_CHECK:
+        return agent_check(&opts);
+    default:
+        return agent_run(&opts, &sigs);
+    }
+}

@@ -1,0 +1,393 @@
+/*
+ * agent_state.c - what the agent is running on: config, geo databases,
+ * engine, store and spray pool, and how SIGHUP replaces them.
+ *
+ * The config and the geo databases opened from it form one immutable
+ * snapshot. Handlers take a reference to the current snapshot for as long as
+ * they read it, and a reload publishes a new one only after every step of it
+ * worked (load, overrides, validation, geo, policy compilation), so a bad
+ * file or a corrupt database leaves the old config, geo and policy serving
+ * untouched. The engine, its hot state and the store live for the whole
+ * process; only the engine's policy is swapped.
+ */
+#include "agent/agent.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define AGENT_ERR_MAX 512
+#define AGENT_STORE_QUEUE 65536
+
+/* Appends one message to @p errs (cfg_errors_clear frees it). */
+static void agent_errors_add(struct cfg_errors *errs, const char *fmt, ...)
+    LR_PRINTF(2, 3);
+
+static void agent_errors_add(struct cfg_errors *errs, const char *fmt, ...)
+{
+    char buf[AGENT_ERR_MAX];
+    char **msgs;
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vsnprintf(buf, sizeof(buf), fmt, ap) < 0)
+        buf[0] = '\0';
+    va_end(ap);
+    if (errs->n >= CFG_ERRORS_MAX)
+        return;
+    msgs = realloc(errs->msgs, (errs->n + 1) * sizeof(*msgs));
+    if (msgs == NULL)
+        return;
+    errs->msgs = msgs;
+    msgs[errs->n] = strdup(buf);
+    if (msgs[errs->n] != NULL)
+        errs->n++;
+}
+
+/* ---- config with command-line overrides --------------------------------- */
+
+static int agent_config_override(const struct agent_opts *o, struct cfg *cfg)
+{
+    int rc = LR_OK;
+
+    if (o->n_listen > 0)
+        rc = cfg_set_listeners(cfg, o->listen, o->n_listen);
+    if (!rc && o->state_dir != NULL)
+        rc = cfg_set_string(&cfg->state_dir, o->state_dir);
+    if (!rc && o->geo_city != NULL)
+        rc = cfg_set_string(&cfg->geo_city, o->geo_city);
+    if (!rc && o->geo_asn != NULL)
+        rc = cfg_set_string(&cfg->geo_asn, o->geo_asn);
+    if (!rc && o->geo_anonymous != NULL)
+        rc = cfg_set_string(&cfg->geo_anonymous, o->geo_anonymous);
+    return rc;
+}
+
+static bool agent_has_overrides(const struct agent_opts *o)
+{
+    return o->n_listen > 0 || o->state_dir != NULL || o->geo_city != NULL ||
+           o->geo_asn != NULL || o->geo_anonymous != NULL;
+}
+
+int agent_config_load(const struct agent_opts *o, struct cfg **out,
+                      struct cfg_errors *errs)
+{
+    struct cfg *cfg = NULL;
+    const char *text;
+    int rc;
+
+    if (o->config_path != NULL) {
+        rc = cfg_load_file(o->config_path, &cfg, errs);
+    } else {
+        text = cfg_default_yaml();
+        rc = cfg_load_string("<embedded default>", text, strlen(text), &cfg,
+                             errs);
+    }
+    if (rc)
+        goto out;
+    if (agent_has_overrides(o)) {
+        rc = agent_config_override(o, cfg);
+        if (rc) {
+            agent_errors_add(errs, "<command line>: %s", lr_strerror(rc));
+            goto out;
+        }
+        rc = cfg_validate(cfg, errs);
+        if (rc)
+            goto out;
+    }
+    *out = cfg;
+    cfg = NULL;
+out:
+    cfg_free(cfg);
+    return rc;
+}
+
+static int agent_geo_open(const struct cfg *cfg, struct geo_db **out,
+                          struct cfg_errors *errs)
+{
+    struct geo_paths paths = {
+        .city = cfg->geo_city,
+        .asn = cfg->geo_asn,
+        .anonymous = cfg->geo_anonymous,
+    };
+    char err[AGENT_ERR_MAX] = "";
+    int rc;
+
+    rc = geo_db_open(&paths, out, err, sizeof(err));
+    if (rc)
+        agent_errors_add(errs, "%s", err[0] ? err : lr_strerror(rc));
+    return rc;
+}
+
+int agent_config_check(const struct agent_opts *o, struct cfg_errors *errs)
+{
+    struct cfg *cfg = NULL;
+    struct geo_db *geo = NULL;
+    struct risk_engine *e = NULL;
+    int rc;
+
+    rc = agent_config_load(o, &cfg, errs);
+    if (rc)
+        goto out;
+    rc = agent_geo_open(cfg, &geo, errs);
+    if (rc)
+        goto out;
+    rc = risk_engine_new(cfg, geo, NULL, &e, errs);
+out:
+    risk_engine_free(e);
+    geo_db_free(geo);
+    cfg_free(cfg);
+    return rc;
+}
+
+/* ---- snapshots ---------------------------------------------------------- */
+
+static int agent_snapshot_new(const struct agent_opts *o,
+                              struct agent_snapshot **out,
+                              struct cfg_errors *errs)
+{
+    struct agent_snapshot *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL)
+        return LR_NOMEM;
+    atomic_init(&s->refs, 1);
+    rc = agent_config_load(o, &s->cfg, errs);
+    if (rc)
+        goto out;
+    rc = agent_geo_open(s->cfg, &s->geo, errs);
+    if (rc)
+        goto out;
+    *out = s;
+    s = NULL;
+out:
+    if (s != NULL)
+        agent_snapshot_put(s);
+    return rc;
+}
+
+void agent_snapshot_put(struct agent_snapshot *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    geo_db_free(s->geo);
+    cfg_free(s->cfg);
+    free(s);
+}
+
+struct agent_snapshot *agent_state_get(struct agent_state *st)
+{
+    struct agent_snapshot *s;
+
+    pthread_mutex_lock(&st->mu);
+    s = st->cur;
+    atomic_fetch_add(&s->refs, 1);
+    pthread_mutex_unlock(&st->mu);
+    return s;
+}
+
+/* ---- open and close ----------------------------------------------------- */
+
+static int agent_store_open(struct agent_state *st, const struct cfg *cfg,
+                            struct cfg_errors *errs)
+{
+    struct store_opts so = {
+        .dir = cfg->state_dir,
+        .retention_days = cfg->history_retention_days,
+        .batch = cfg->history_batch,
+        .queue_cap = AGENT_STORE_QUEUE,
+    };
+    char err[AGENT_ERR_MAX] = "";
+    int rc;
+
+    rc = store_open(&so, &st->store, err, sizeof(err));
+    if (rc)
+        agent_errors_add(errs, "%s", err[0] ? err : lr_strerror(rc));
+    return rc;
+}
+
+static int agent_spray_open(struct agent_state *st, const struct cfg *cfg,
+                            struct cfg_errors *errs)
+{
+    char path[4096];
+    uint8_t *pepper = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!cfg->spray.enabled)
+        return LR_OK;
+    if (cfg->spray.pepper_file != NULL)
+        lr_strlcpy(path, cfg->spray.pepper_file, sizeof(path));
+    else
+        snprintf(path, sizeof(path), "%s/spray.pepper", cfg->state_dir);
+    rc = risk_spray_load_pepper(path, &pepper, &len);
+    if (rc) {
+        agent_errors_add(errs, "%s: cannot read or create the pepper: %s", path,
+                         lr_strerror(rc));
+        goto out;
+    }
+    rc = risk_spray_pool_new(&cfg->spray, pepper, len, &st->spray);
+    if (rc)
+        agent_errors_add(errs, "spray pool: %s", lr_strerror(rc));
+out:
+    if (pepper != NULL) {
+        lr_wipe(pepper, len);
+        free(pepper);
+    }
+    return rc;
+}
+
+int agent_state_open(const struct agent_opts *o, struct agent_state **out,
+                     struct cfg_errors *errs)
+{
+    struct agent_state *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL)
+        return LR_NOMEM;
+    st->opts = o;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->reload_mu, NULL);
+    if (getrandom(&st->request_prefix, sizeof(st->request_prefix), 0) !=
+        (ssize_t)sizeof(st->request_prefix))
+        st->request_prefix = (uint64_t)lr_now_ms() ^ (uint64_t)lr_mono_ns();
+    rc = agent_snapshot_new(o, &st->cur, errs);
+    if (rc)
+        goto out;
+    rc = agent_store_open(st, st->cur->cfg, errs);
+    if (rc)
+        goto out;
+    rc = risk_engine_new(st->cur->cfg, st->cur->geo, st->store, &st->engine,
+                         errs);
+    if (rc)
+        goto out;
+    rc = agent_spray_open(st, st->cur->cfg, errs);
+    if (rc)
+        goto out;
+    /* a private copy of the startup config, to tell at reload which changes
+     * need a restart; a failure here only loses that warning */
+    if (agent_config_load(o, &st->boot_cfg, errs) != LR_OK)
+        cfg_errors_clear(errs);
+    *out = st;
+    st = NULL;
+out:
+    agent_state_free(st);
+    return rc;
+}
+
+void agent_state_free(struct agent_state *st)
+{
+    if (st == NULL)
+        return;
+    risk_spray_pool_free(st->spray);
+    risk_engine_free(st->engine);
+    store_close(st->store);
+    agent_snapshot_put(st->cur);
+    cfg_free(st->boot_cfg);
+    pthread_mutex_destroy(&st->mu);
+    pthread_mutex_destroy(&st->reload_mu);
+    free(st);
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+static bool agent_str_eq(const char *a, const char *b)
+{
+    return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+static bool agent_listeners_eq(const struct cfg *a, const struct cfg *b)
+{
+    if (a->n_listeners != b->n_listeners)
+        return false;
+    for (size_t i = 0; i < a->n_listeners; i++) {
+        const struct cfg_listener *x = &a->listeners[i], *y = &b->listeners[i];
+        if (!agent_str_eq(x->address, y->address) ||
+            !agent_str_eq(x->tls_cert, y->tls_cert) ||
+            !agent_str_eq(x->tls_key, y->tls_key) ||
+            !agent_str_eq(x->client_ca, y->client_ca) ||
+            x->services != y->services)
+            return false;
+    }
+    return true;
+}
+
+/* Settings read once at start: say so when a reload changes them. */
+static void agent_warn_restart(const struct cfg *old, const struct cfg *new)
+{
+    const char *what[6];
+    size_t n = 0;
+
+    if (!agent_listeners_eq(old, new))
+        what[n++] = "listeners";
+    if (old->workers != new->workers)
+        what[n++] = "agent.workers";
+    if (old->max_message_bytes != new->max_message_bytes)
+        what[n++] = "agent.max_message_bytes";
+    if (!agent_str_eq(old->state_dir, new->state_dir) ||
+        old->history_batch != new->history_batch ||
+        old->history_retention_days != new->history_retention_days)
+        what[n++] = "state";
+    if (old->spray.enabled != new->spray.enabled ||
+        old->spray.threads != new->spray.threads ||
+        old->spray.queue != new->spray.queue ||
+        old->spray.t_cost != new->spray.t_cost ||
+        old->spray.m_cost_kib != new->spray.m_cost_kib ||
+        !agent_str_eq(old->spray.pepper_file, new->spray.pepper_file))
+        what[n++] = "spray pool";
+    for (size_t i = 0; i < n; i++)
+        lr_log(LR_LOG_WARN, "reload: %s changed; takes effect after restart",
+               what[i]);
+}
+
+static void agent_publish(struct agent_state *st, struct agent_snapshot *s)
+{
+    struct agent_snapshot *old;
+
+    pthread_mutex_lock(&st->mu);
+    old = st->cur;
+    st->cur = s;
+    pthread_mutex_unlock(&st->mu);
+    agent_warn_restart(st->boot_cfg != NULL ? st->boot_cfg : old->cfg, s->cfg);
+    lr_log_set_level(s->cfg->logging.level);
+    if (st->server != NULL)
+        agent_server_set_max_inflight(st->server, s->cfg->max_inflight);
+    agent_snapshot_put(old);
+}
+
+int agent_state_reload(struct agent_state *st, bool dry_run,
+                       struct cfg_errors *errs)
+{
+    struct agent_snapshot *s = NULL;
+    struct risk_engine *check = NULL;
+    int rc;
+
+    pthread_mutex_lock(&st->reload_mu);
+    rc = agent_snapshot_new(st->opts, &s, errs);
+    if (rc)
+        goto out;
+    if (dry_run) {
+        rc = risk_engine_new(s->cfg, s->geo, NULL, &check, errs);
+        goto out;
+    }
+    rc = risk_engine_set_policy(st->engine, s->cfg, s->geo, errs);
+    if (rc)
+        goto out;
+    agent_publish(st, s);
+    s = NULL;
+out:
+    pthread_mutex_unlock(&st->reload_mu);
+    risk_engine_free(check);
+    agent_snapshot_put(s);
+    return rc;
+}
+
+void agent_request_id_new(struct agent_state *st, char *buf, size_t cap)
+{
+    uint64_t seq = atomic_fetch_add(&st->request_seq, 1);
+
+    snprintf(buf, cap, "%016llx%016llx", (unsigned long long)st->request_prefix,
+             (unsigned long long)seq);
+}
