@@ -1,0 +1,393 @@
+/*
+ * risk_internal.h - internal to risk/: the engine struct, the compiled
+ * policy, and the per-evaluation context the signal files share.
+ *
+ * One evaluation runs as a pipeline over a struct risk_ctx that lives on the
+ * caller's stack: keys and geo first, then the profile view and the velocity
+ * counts, then each signal family fires reasons straight into the decision,
+ * then the rules, then risk_decide() turns the points into one action.
+ * Nothing in the pipeline allocates in steady state.
+ *
+ * Locking: each hot table has its own mutex and every critical section is a
+ * few lookups long; the only disk access (a profile load on a cache miss) is
+ * made with no lock held. The policy is immutable and reference counted: an
+ * evaluation holds one reference from start to end, and a swap waits until
+ * the old policy has no readers left before it is freed.
+ */
+#ifndef LR_RISK_INTERNAL_H
+#define LR_RISK_INTERNAL_H
+
+#include "risk/risk.h"
+#include "risk/risk_velocity.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* uthash: report allocation failure instead of exiting, and use a keyed
+ * hash so chosen account ids cannot pile into one bucket. */
+#define HASH_NONFATAL_OOM 1
+#define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
+    ((hashv) = risk_uthash((keyptr), (keylen)))
+#include <uthash.h>
+
+/** Keyed hash for uthash tables (process-wide random key). */
+unsigned risk_uthash(const void *p, size_t len);
+
+/* ---- policy ------------------------------------------------------------ */
+
+/*
+ * How a reason's points may escalate the action (anti-DoS, R-DOS-1/2):
+ * PLAIN points map through every threshold; VOLUME points (driven by
+ * failed-password counts) lift an attempt to 2FA at most; ACCOUNT points
+ * (account-keyed failure counts seen on a known device) to captcha at most.
+ */
+enum risk_class {
+    RISK_CLASS_PLAIN = 0,
+    RISK_CLASS_VOLUME = 1,
+    RISK_CLASS_ACCOUNT = 2,
+    RISK_CLASS_COUNT = 3,
+};
+
+struct risk_rule {
+    const struct cfg_rule *cfg;
+    struct geo_cidr *cidrs;
+    size_t n_cidrs;
+    uint64_t signals;   /* mask of enum lr_signal the rule matches on */
+    bool volume;        /* lists a failure-driven signal (R-DOS-1) */
+    bool account_keyed; /* lists an account-keyed failure signal */
+    char code[RISK_CODE_MAX];
+};
+
+struct risk_policy {
+    const struct cfg *cfg; /* borrowed until the policy is freed */
+    const struct geo_db *geo;
+    unsigned refs; /* readers; guarded by the engine's pol_mu */
+    struct geo_cidr *allow_cidrs;
+    size_t n_allow_cidrs;
+    const char **allow_accounts; /* sorted, borrowed from cfg */
+    size_t n_allow_accounts;
+    uint8_t high_risk[(26 * 26 + 7) / 8]; /* bit per "AA".."ZZ" */
+    uint32_t *hosting_asns;               /* sorted */
+    size_t n_hosting_asns;
+    uint32_t *anonymous_asns; /* sorted */
+    size_t n_anonymous_asns;
+    struct risk_rule *rules;
+    size_t n_rules;
+};
+
+/** Compiles @p cfg; bad CIDRs or names go to @p errs (may be NULL). */
+LR_WUR int risk_policy_compile(const struct cfg *cfg, const struct geo_db *geo,
+                               struct risk_policy **out,
+                               struct cfg_errors *errs);
+void risk_policy_free(struct risk_policy *p);
+
+bool risk_policy_high_risk(const struct risk_policy *p, const char *country);
+bool risk_policy_hosting_asn(const struct risk_policy *p, uint32_t asn);
+bool risk_policy_anonymous_asn(const struct risk_policy *p, uint32_t asn);
+/** Which allowlist entry covers the attempt, as text; NULL when none. */
+const char *risk_policy_allowed(const struct risk_policy *p,
+                                const struct geo_ip *ip, const char *account,
+                                char *buf, size_t cap);
+
+/* ---- keys -------------------------------------------------------------- */
+
+#define RISK_KEY_IP_MAX 17  /* family + 16 bytes */
+#define RISK_KEY_NET_MAX 19 /* 'N' + family + bits + 16 bytes */
+
+/** The table keys of one attempt, computed once. */
+struct risk_keys {
+    uint8_t ip[RISK_KEY_IP_MAX];
+    size_t ip_len;
+    uint8_t net[RISK_KEY_NET_MAX]; /* /24 for IPv4, /64 for IPv6 */
+    size_t net_len;
+    uint8_t net48[RISK_KEY_NET_MAX]; /* IPv6 only */
+    size_t net48_len;                /* 0 for IPv4 */
+    struct geo_ip net_ip;            /* the /24 or /64, for messages */
+    unsigned net_bits;
+    uint8_t acct[RISK_VKEY_MAX];
+    size_t acct_len;
+    uint8_t dev[RISK_VKEY_MAX];
+    size_t dev_len; /* 0 = no device_id */
+    uint64_t ip_h;  /* hashes of the keys: members and mark keys */
+    uint64_t net_h;
+    uint64_t acct_h;
+    uint64_t dev_h;
+};
+
+void risk_keys_make(uint64_t seed, const struct geo_ip *ip, const char *account,
+                    const char *device, struct risk_keys *out);
+
+/* ---- places and profiles ---------------------------------------------- */
+
+/** The part of a geo answer the engine remembers. */
+struct risk_place {
+    char country[GEO_COUNTRY_MAX];
+    char city[GEO_CITY_MAX];
+    bool has_location;
+    double lat;
+    double lon;
+    uint32_t radius_km;
+    uint32_t asn;
+};
+
+void risk_place_from_geo(const struct geo_info *g, struct risk_place *out);
+
+/** What one evaluation needs to know about its account, copied out. */
+struct risk_pview {
+    bool has_history; /* at least one successful login learned */
+    bool device_known;
+    bool country_seen;
+    bool asn_seen;
+    bool flagged_spray;
+    size_t n_devices;
+    size_t n_countries;
+    size_t n_asns;
+    int64_t last_success_ms;
+    bool last_has_location;
+    double last_lat;
+    double last_lon;
+    uint32_t last_radius_km;
+    char last_country[GEO_COUNTRY_MAX];
+    char last_city[GEO_CITY_MAX];
+};
+
+struct risk_profiles;
+
+LR_WUR int risk_profiles_new(uint64_t seed, struct risk_profiles **out);
+void risk_profiles_free(struct risk_profiles *pc);
+size_t risk_profiles_size(struct risk_profiles *pc);
+
+/**
+ * Fills @p out for @p account as seen from @p device and @p pl, loading the
+ * profile from the store on a cache miss (no lock held while reading).
+ */
+LR_WUR int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
+                             const char *account, const char *device,
+                             const struct risk_place *pl,
+                             struct risk_pview *out);
+
+/** Learns a successful login (R-LEARN-1): device, place, time; saves. */
+LR_WUR int risk_profile_learn(struct risk_engine *e,
+                              const struct risk_policy *p, const char *account,
+                              const char *device, const struct risk_place *pl,
+                              int64_t ts_ms);
+
+/** Sets flagged_spray on the account's profile and saves it. */
+LR_WUR int risk_profile_flag_spray(struct risk_engine *e,
+                                   const struct risk_policy *p,
+                                   const char *account);
+
+/** Forgets @p device as a known device of @p account (confirmed fraud). */
+LR_WUR int risk_profile_forget_device(struct risk_engine *e,
+                                      const struct risk_policy *p,
+                                      const char *account, const char *device);
+
+/* ---- recent decisions (ReportOutcome joins) ---------------------------- */
+
+struct risk_recent;
+
+/** A copy of one recent decision, handed to the outcome code. */
+struct risk_recent_rec {
+    char account_id[STORE_ID_MAX];
+    char device_id[STORE_ID_MAX];
+    struct geo_ip ip;
+    struct risk_place place;
+    int64_t ts_ms;
+    enum lr_credential credential;
+    enum lr_action action;
+    bool device_known;
+};
+
+LR_WUR int risk_recent_new(uint32_t cap, struct risk_recent **out);
+void risk_recent_free(struct risk_recent *r);
+size_t risk_recent_size(struct risk_recent *r);
+
+/** Remembers one decision, replacing the oldest at the cap. LR_NOMEM. */
+LR_WUR int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
+                           const struct risk_place *pl, enum lr_action action,
+                           bool device_known);
+
+/**
+ * Finds @p request_id, checks @p account_id, and claims outcome @p kind for
+ * it: *@p first is false when that kind was already applied (idempotent
+ * resend). LR_NOTFOUND, LR_INVALID (account mismatch).
+ */
+LR_WUR int risk_recent_claim(struct risk_recent *r, const char *request_id,
+                             const char *account_id, enum lr_outcome kind,
+                             struct risk_recent_rec *out, bool *first);
+
+/** Gives a claim back after the outcome failed to apply, so a retry works. */
+void risk_recent_unclaim(struct risk_recent *r, const char *request_id,
+                         enum lr_outcome kind);
+
+/* ---- engine ------------------------------------------------------------ */
+
+enum risk_vt {
+    RISK_VT_IP = 0,
+    RISK_VT_NET, /* /24, /64 and /48 */
+    RISK_VT_ASN,
+    RISK_VT_ACCOUNT,
+    RISK_VT_DEVICE,
+    RISK_VT_GLOBAL,    /* one key: the attack-wave window */
+    RISK_VT_SPRAY,     /* fingerprint -> distinct accounts */
+    RISK_VT_SPRAY_SRC, /* sources that used a sprayed password */
+    RISK_VT_FRAUD,     /* IPs and devices of confirmed fraud */
+    RISK_VT_COUNT,
+};
+
+/* Velocity tables are keyed per kind; only the first five count logins. */
+#define RISK_VT_VELOCITY_COUNT (RISK_VT_DEVICE + 1)
+
+struct risk_vel {
+    pthread_mutex_t mu;
+    struct risk_vtable *t;
+};
+
+/* Moving baseline of the global failure count (R-VEL-7). */
+struct risk_wave {
+    bool started;
+    int64_t epoch;   /* current short window number */
+    uint32_t cur;    /* failures in it */
+    double baseline; /* EWMA of failures per short window */
+    uint32_t seen;   /* windows folded into the baseline */
+};
+
+/* Direct-mapped memory of the last sources per fingerprint (R-SPRAY-1). */
+#define RISK_SPRAY_SOURCES 8
+struct risk_spray_slot {
+    uint8_t fp[RISK_FP_LEN];
+    uint64_t src[RISK_SPRAY_SOURCES][3]; /* ip, net, device mark keys */
+    uint8_t n;
+    uint8_t next;
+    bool used;
+    bool marked; /* remembered sources already marked */
+};
+
+struct risk_engine {
+    pthread_mutex_t pol_mu;
+    pthread_cond_t pol_cv;
+    struct risk_policy *pol;
+    struct store *store;
+    uint64_t seed;
+    struct risk_vtable_opts vopts; /* velocity windows, as created */
+    uint32_t spray_window_s;
+    struct risk_vel vt[RISK_VT_COUNT];
+    struct risk_wave wave;               /* under vt[RISK_VT_GLOBAL].mu */
+    struct risk_spray_slot *spray_slots; /* under vt[RISK_VT_SPRAY].mu */
+    size_t n_spray_slots;                /* power of two */
+    struct risk_profiles *profiles;
+    struct risk_recent *recent;
+    /* statistics */
+    _Atomic uint64_t evaluations;
+    _Atomic uint64_t by_action[LR_ACTION_MAX + 1];
+    _Atomic uint64_t by_signal[LR_SIG_COUNT];
+    _Atomic uint64_t rule_hits;
+    _Atomic uint64_t fingerprints;
+    _Atomic uint64_t history_dropped;
+    _Atomic uint64_t profile_dropped;
+    _Atomic uint64_t auto_locks;
+};
+
+struct risk_policy *risk_policy_acquire(struct risk_engine *e);
+void risk_policy_release(struct risk_engine *e, struct risk_policy *p);
+
+/** Records one event in table @p vt under its lock. */
+LR_WUR int risk_vt_hit(struct risk_engine *e, enum risk_vt vt, const void *key,
+                       size_t len, int64_t now_ms, bool failure,
+                       uint64_t member, struct risk_vcounts *out);
+void risk_vt_peek(struct risk_engine *e, enum risk_vt vt, const void *key,
+                  size_t len, int64_t now_ms, struct risk_vcounts *out);
+
+/** Window index of the shortest, middle and longest velocity window. */
+int risk_win_short(const struct risk_engine *e);
+int risk_win_mid(const struct risk_engine *e);
+int risk_win_long(const struct risk_engine *e);
+
+/** Places an automatic lock (R-STATE-1) with actor "auto". */
+LR_WUR int risk_auto_lock(struct risk_engine *e, const struct risk_policy *p,
+                          const char *account, const char *reason,
+                          const char *ticket, int64_t now_ms);
+
+/* ---- one evaluation ---------------------------------------------------- */
+
+struct risk_spray_view {
+    bool fp_sprayed;
+    uint32_t fp_accounts;
+    bool ip_marked;
+    bool net_marked;
+    bool dev_marked;
+};
+
+struct risk_ctx {
+    struct risk_engine *e;
+    const struct risk_policy *p;
+    const struct risk_attempt *a;
+    struct risk_decision *out;
+    struct risk_keys k;
+    struct risk_place place;
+    struct risk_pview pv;
+    bool failure;   /* INVALID or UNKNOWN_ACCOUNT */
+    bool anonymous; /* R-GEO-4 source */
+    bool hosting;   /* R-GEO-5 source */
+    struct risk_vcounts ip, net, net48, asn, acct, dev, glob;
+    bool wave;
+    double wave_baseline;
+    struct risk_spray_view spray;
+    bool locked;
+    struct store_lock lock;
+    enum lr_action lock_action; /* UNSPECIFIED when not locked */
+    bool allowlisted;
+    uint64_t fired;
+    int pts[RISK_CLASS_COUNT];
+    enum lr_action min_act[RISK_CLASS_COUNT];
+    size_t n_unlisted; /* reasons counted but beyond RISK_REASONS_MAX */
+};
+
+/** The class a signal's points fall in for this attempt. */
+enum risk_class risk_signal_class(const struct risk_ctx *c, enum lr_signal s);
+bool risk_signal_volume(enum lr_signal s);
+bool risk_signal_account_keyed(enum lr_signal s);
+
+/**
+ * Fires @p s with @p points and @p min_action (already resolved by the
+ * caller), unless the signal is disabled. The reason is listed when it has
+ * points or a minimum action, or is one of the state reasons.
+ */
+void risk_fire(struct risk_ctx *c, enum lr_signal s, int points,
+               enum lr_action min_action, const char *fmt, ...) LR_PRINTF(5, 6);
+/** risk_fire() with the configured points and minimum action. */
+void risk_fire_std(struct risk_ctx *c, enum lr_signal s, const char *fmt, ...)
+    LR_PRINTF(3, 4);
+/** Lists one rule reason with its class. */
+void risk_fire_rule(struct risk_ctx *c, const struct risk_rule *r,
+                    enum risk_class cls, int points, enum lr_action min_action);
+
+LR_WUR int risk_count(struct risk_ctx *c);
+LR_WUR int risk_sig_spray_step(struct risk_ctx *c);
+LR_WUR int risk_sig_state(struct risk_ctx *c);
+void risk_sig_geo(struct risk_ctx *c);
+void risk_sig_device(struct risk_ctx *c);
+void risk_sig_travel(struct risk_ctx *c);
+void risk_sig_velocity(struct risk_ctx *c);
+void risk_sig_spray(struct risk_ctx *c);
+void risk_rules_apply(struct risk_ctx *c);
+void risk_decide(struct risk_ctx *c);
+
+/** Spray detection (R-SPRAY-1): counts @p fp, marks and checks sources. */
+LR_WUR int risk_spray_observe(struct risk_engine *e,
+                              const struct risk_policy *p,
+                              const struct risk_keys *k, const uint8_t *fp,
+                              int64_t now_ms, struct risk_spray_view *out);
+LR_WUR int risk_spray_slots_new(struct risk_engine *e, uint32_t entries);
+
+/* ---- text -------------------------------------------------------------- */
+
+/** "8,072" */
+void risk_fmt_count(char *buf, size_t cap, uint64_t v);
+/** "30 min", "20 h", "3 d", "45 s" for a span in seconds. */
+void risk_fmt_span(char *buf, size_t cap, int64_t seconds);
+/** Appends a message to @p errs (NULL is fine). LR_NOMEM. */
+LR_WUR int risk_errs_add(struct cfg_errors *errs, const char *fmt, ...)
+    LR_PRINTF(2, 3);
+
+#endif
