@@ -97,9 +97,12 @@ struct geo_db;
  * Opens every configured database. Each file's metadata is checked: it must
  * open, have ip_version 6 or 4, and a database_type that fits its slot
  * (City/Country/Enterprise for city; ASN/ISP for asn; Anonymous-IP for
- * anonymous; a City database may also serve ASN fields if it has them).
- * On failure returns LR_IO (missing/unreadable) or LR_CORRUPT (bad file or
- * wrong type) and writes a message naming the file into @p err.
+ * anonymous; a City database may also serve ASN fields if it has them),
+ * and every search-tree record must point inside the file (a linear scan of
+ * the tree, paid once per open). On failure returns LR_IO (missing,
+ * unreadable, not a regular file), LR_CORRUPT (empty, bad file or wrong
+ * type) or LR_NOMEM, and writes a message naming the file into @p err;
+ * *@p out is then untouched and nothing stays open.
  * On success *@p out owns the databases; free with geo_db_free().
  */
 LR_WUR int geo_db_open(const struct geo_paths *paths, struct geo_db **out,
