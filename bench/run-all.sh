@@ -1,0 +1,137 @@
+#!/bin/sh
+# run-all.sh - builds the benchmarks and the agent, starts the agent on its
+# embedded default config (state in a temporary directory, listening on
+# 127.0.0.1:PORT) and runs every benchmark, printing each figure under the
+# command that produced it:
+#
+#   1. Health/Check and Evaluate back to back at 1, 8 and 64 in flight;
+#   2. Evaluate at half the maximum throughput (open loop, --rate) for p99;
+#   3. the engine in-process (throughput, allocations, bytes per key and per
+#      profile, and an in-process flood under the default caps);
+#   4. 5,000,000 distinct random IPv6 addresses against the agent, watching
+#      its resident memory and a few legitimate users' decisions.
+#
+#   bench/run-all.sh [--build DIR] [--port N] [--duration S] [--flood N]
+#                    [--connections C] [--skip-engine] [--skip-flood]
+#
+# Run from anywhere; paths are relative to the repository root.
+set -eu
+cd "$(dirname "$0")/.."
+
+BUILD=build-bench
+PORT=50151
+DURATION=10
+FLOOD=5000000
+CONNECTIONS=2
+SKIP_ENGINE=0
+SKIP_FLOOD=0
+
+usage() {
+    echo "usage: $0 [--build DIR] [--port N] [--duration S] [--flood N]" \
+        "[--connections C] [--skip-engine] [--skip-flood]" >&2
+    exit 2
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --build) BUILD=$2; shift 2 ;;
+    --port) PORT=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --flood) FLOOD=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --skip-engine) SKIP_ENGINE=1; shift ;;
+    --skip-flood) SKIP_FLOOD=1; shift ;;
+    *) usage ;;
+    esac
+done
+
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target loginrisk-loadgen \
+    loginrisk-agent >/dev/null
+LOADGEN=$BUILD/bench/loginrisk-loadgen
+AGENT=$BUILD/agent/loginrisk-agent
+ENGINE=$BUILD/bench/loginrisk-bench-engine
+TARGET=127.0.0.1:$PORT
+
+tmp=$(mktemp -d /tmp/loginrisk-bench.XXXXXX)
+AGENT_PID=""
+cleanup() {
+    if [ -n "$AGENT_PID" ]; then
+        kill -TERM "$AGENT_PID" 2>/dev/null || true
+        wait "$AGENT_PID" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+run() {
+    printf '\n$ %s\n' "$*"
+    "$@"
+}
+
+start_agent() {
+    mkdir -p "$tmp/state"
+    "$AGENT" --listen "$TARGET" --state-dir "$tmp/state" \
+        >"$tmp/agent.log" 2>&1 &
+    AGENT_PID=$!
+    i=0
+    until "$LOADGEN" --target "$TARGET" --method health --duration 0.1 \
+        --warmup 0 --inflight 1 --connections 1 >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ "$i" -ge 50 ] || ! kill -0 "$AGENT_PID" 2>/dev/null; then
+            echo "agent did not start:" >&2
+            cat "$tmp/agent.log" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+    echo "# agent pid $AGENT_PID on $TARGET, embedded default config," \
+        "state in $tmp/state"
+}
+
+echo "# machine: $(nproc) CPUs, $(uname -sr); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "# commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+start_agent
+
+echo
+echo "## 1. Health/Check (the gRPC floor) and Evaluate, same agent, same run"
+for n in 1 8 64; do
+    c=$CONNECTIONS
+    [ "$n" -lt "$c" ] && c=$n
+    run "$LOADGEN" --target "$TARGET" --method both --duration "$DURATION" \
+        --warmup 2 --inflight "$n" --connections "$c" --agent-pid "$AGENT_PID"
+done
+
+echo
+echo "## 2. Evaluate p99 at half the maximum throughput"
+max=$("$LOADGEN" --target "$TARGET" --method evaluate --duration "$DURATION" \
+    --warmup 2 --inflight 64 --connections "$CONNECTIONS" --json |
+    sed -n 's/.*"qps":\([0-9]*\).*/\1/p')
+echo "# maximum Evaluate throughput at 64 in flight: $max qps"
+run "$LOADGEN" --target "$TARGET" --method evaluate --duration "$DURATION" \
+    --warmup 2 --inflight 64 --connections "$CONNECTIONS" \
+    --rate $((max / 2)) --agent-pid "$AGENT_PID"
+
+if [ "$SKIP_ENGINE" -eq 0 ]; then
+    echo
+    echo "## 3. The engine in-process, one thread"
+    if cmake --build "$BUILD" --target loginrisk-bench-engine >/dev/null \
+        2>&1; then
+        run "$ENGINE" --flood "$FLOOD"
+    else
+        echo "# loginrisk-bench-engine does not build yet (engine missing)"
+    fi
+fi
+
+if [ "$SKIP_FLOOD" -eq 0 ]; then
+    echo
+    echo "## 4. $FLOOD distinct random IPv6 addresses against the agent"
+    run sh bench/flood.sh --loadgen "$LOADGEN" --target "$TARGET" \
+        --pid "$AGENT_PID" --count "$FLOOD"
+fi
+
+echo
+echo "# stopping the agent (SIGTERM drains)"
+kill -TERM "$AGENT_PID"
+wait "$AGENT_PID" && echo "# agent exited 0"
+AGENT_PID=""
