@@ -29,10 +29,12 @@ struct risk_vtable;
 struct risk_vtable_opts {
     uint32_t windows_s[CFG_WINDOWS_MAX]; /* ascending, e.g. 60, 3600, 86400 */
     int n_windows;
-    uint32_t buckets;        /* per window, >= 1 */
-    uint32_t cap;            /* hard entry cap, >= 1 */
-    bool track_distinct;     /* count distinct members too */
-    uint32_t distinct_exact; /* exact up to this many, then estimate */
+    uint32_t buckets;    /* per window, >= 1 */
+    uint32_t cap;        /* hard entry cap, 1..2^28; <= 4096 => 32-bit counts,
+                            else per-bucket counts saturate at 65535 */
+    bool track_distinct; /* count distinct members too */
+    uint32_t distinct_exact; /* exact up to this many (<= 64), then
+                                estimate; see risk_velocity.c */
 };
 
 /** Counts of one key after an update, per window (index as in opts). */
@@ -75,10 +77,20 @@ void risk_vtable_clear_failures(struct risk_vtable *t, const void *key,
 size_t risk_vtable_size(const struct risk_vtable *t);
 uint64_t risk_vtable_evictions(const struct risk_vtable *t);
 
-/** Bytes one entry takes (struct and key), for the benchmarks. */
+/** Bytes one entry takes (struct and key, plus the hash heads and slab
+ * pointers spread over the cap), for the benchmarks. */
 size_t risk_vtable_entry_bytes(const struct risk_vtable *t);
 
-/** 64-bit keyed hash of @p len bytes (SipHash-style), for members/keys. */
+/** Bytes the table has allocated so far; never more than about
+ * cap * risk_vtable_entry_bytes(). */
+size_t risk_vtable_mem_bytes(const struct risk_vtable *t);
+
+/** 64-bit keyed hash of @p len bytes (SipHash-2-4 keyed by @p seed and a
+ * word derived from it), for members/keys. Stable across runs and builds. */
 uint64_t risk_hash64(const void *p, size_t len, uint64_t seed);
+
+/** SipHash-2-4 of @p len bytes under the 128-bit @p key (little-endian
+ * words, as in the paper's test vectors). */
+uint64_t risk_siphash24(const void *p, size_t len, const uint8_t key[16]);
 
 #endif

@@ -1,0 +1,396 @@
+/*
+ * test_risk_spray.c - password-spray fingerprints: Argon2id with the pepper,
+ * the bounded pool (saturation, exactly-once callbacks, draining free) and
+ * the pepper file (created 0600 and reused, refused when short or readable
+ * by others). Real threads, real files in a fresh temporary directory.
+ */
+#include "risk/risk.h"
+
+#include <argon2.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define NJOBS 200
+
+static const uint8_t pepper_a[32] = "0123456789abcdef0123456789abcdef";
+static const uint8_t pepper_b[32] = "fedcba9876543210fedcba9876543210";
+
+/* Shared by a test and its callbacks; every field under mu. */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool open;
+    int entered;
+    int done;
+    int calls[NJOBS];
+    int failed[NJOBS];
+};
+
+struct job {
+    struct gate *g;
+    int id;
+};
+
+static struct cfg_spray spray_cfg(uint32_t threads, uint32_t queue,
+                                  uint32_t m_cost_kib)
+{
+    struct cfg_spray c = {
+        .enabled = true,
+        .t_cost = 1,
+        .m_cost_kib = m_cost_kib,
+        .threads = threads,
+        .queue = queue,
+    };
+    return c;
+}
+
+static struct risk_spray_pool *new_pool(uint32_t threads, uint32_t queue,
+                                        uint32_t m_cost_kib,
+                                        const uint8_t *pepper)
+{
+    struct cfg_spray c = spray_cfg(threads, queue, m_cost_kib);
+    struct risk_spray_pool *p = NULL;
+
+    assert_int_equal(risk_spray_pool_new(&c, pepper, 32, &p), LR_OK);
+    assert_non_null(p);
+    return p;
+}
+
+static void gate_init(struct gate *g, bool open)
+{
+    memset(g, 0, sizeof(*g));
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->open = open;
+}
+
+static void gate_destroy(struct gate *g)
+{
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
+
+static void gate_set(struct gate *g, bool open)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = open;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Waits until at least @p entered callbacks started and @p done ended. */
+static void gate_wait(struct gate *g, int entered, int done)
+{
+    pthread_mutex_lock(&g->mu);
+    while (g->entered < entered || g->done < done) {
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void on_done(const uint8_t *fp, void *arg)
+{
+    struct job *j = arg;
+    struct gate *g = j->g;
+
+    pthread_mutex_lock(&g->mu);
+    g->entered++;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) {
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    g->calls[j->id]++;
+    g->failed[j->id] += fp == NULL;
+    g->done++;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static int submit(struct risk_spray_pool *p, struct job *jobs, int id)
+{
+    char pw[32];
+    int n = snprintf(pw, sizeof(pw), "hunter%d", id);
+
+    return risk_spray_submit(p, (const uint8_t *)pw, (size_t)n, on_done,
+                             &jobs[id]);
+}
+
+static void test_risk_spray_fingerprint_deterministic(void **state)
+{
+    struct risk_spray_pool *a = new_pool(1, 4, 1024, pepper_a);
+    struct risk_spray_pool *b = new_pool(1, 4, 1024, pepper_b);
+    uint8_t f1[RISK_FP_LEN], f2[RISK_FP_LEN], f3[RISK_FP_LEN];
+    uint8_t f4[RISK_FP_LEN], ref[RISK_FP_LEN];
+    const uint8_t pw[] = "Summer2024!";
+
+    (void)state;
+    assert_int_equal(risk_spray_fingerprint(a, pw, 11, f1), LR_OK);
+    assert_int_equal(risk_spray_fingerprint(a, pw, 11, f2), LR_OK);
+    assert_memory_equal(f1, f2, RISK_FP_LEN);
+    assert_int_equal(risk_spray_fingerprint(b, pw, 11, f3), LR_OK);
+    assert_memory_not_equal(f1, f3, RISK_FP_LEN);
+    assert_int_equal(risk_spray_fingerprint(a, pw, 10, f4), LR_OK);
+    assert_memory_not_equal(f1, f4, RISK_FP_LEN);
+    /* the construction: Argon2id(t=1, m=1024 KiB, p=1, salt = pepper) */
+    assert_int_equal(
+        argon2id_hash_raw(1, 1024, 1, pw, 11, pepper_a, 32, ref, RISK_FP_LEN),
+        ARGON2_OK);
+    assert_memory_equal(f1, ref, RISK_FP_LEN);
+    /* the empty password is a password too */
+    assert_int_equal(risk_spray_fingerprint(a, NULL, 0, f4), LR_OK);
+    assert_memory_not_equal(f1, f4, RISK_FP_LEN);
+    risk_spray_pool_free(a);
+    risk_spray_pool_free(b);
+}
+
+static void test_risk_spray_submit_busy_when_full(void **state)
+{
+    struct risk_spray_pool *p = new_pool(1, 2, 64, pepper_a);
+    struct job jobs[NJOBS];
+    struct gate g;
+    int busy = 0;
+
+    (void)state;
+    gate_init(&g, false);
+    for (int i = 0; i < NJOBS; i++) {
+        jobs[i] = (struct job){&g, i};
+    }
+    /* job 0 runs and parks in its callback; 1 and 2 fill the queue */
+    assert_int_equal(submit(p, jobs, 0), LR_OK);
+    gate_wait(&g, 1, 0);
+    assert_int_equal(submit(p, jobs, 1), LR_OK);
+    assert_int_equal(submit(p, jobs, 2), LR_OK);
+    for (int i = 3; i < 10; i++) {
+        int rc = submit(p, jobs, i);
+
+        assert_int_equal(rc, LR_BUSY);
+        busy += rc == LR_BUSY;
+    }
+    assert_int_equal(busy, 7);
+    gate_set(&g, true);
+    gate_wait(&g, 3, 3);
+    /* slots came back: the pool takes work again */
+    assert_int_equal(submit(p, jobs, 10), LR_OK);
+    risk_spray_pool_free(p);
+    for (int i = 0; i < 11; i++) {
+        assert_int_equal(g.calls[i], (i < 3 || i == 10) ? 1 : 0);
+        assert_int_equal(g.failed[i], 0);
+    }
+    gate_destroy(&g);
+}
+
+static void test_risk_spray_submit_done_once_per_job(void **state)
+{
+    struct risk_spray_pool *p = new_pool(2, 16, 64, pepper_a);
+    struct job jobs[NJOBS];
+    int accepted[NJOBS];
+    struct gate g;
+    int n_ok = 0;
+
+    (void)state;
+    gate_init(&g, true);
+    for (int i = 0; i < NJOBS; i++) {
+        jobs[i] = (struct job){&g, i};
+        int rc = submit(p, jobs, i);
+
+        assert_true(rc == LR_OK || rc == LR_BUSY);
+        accepted[i] = rc == LR_OK;
+        n_ok += accepted[i];
+    }
+    gate_wait(&g, n_ok, n_ok);
+    risk_spray_pool_free(p);
+    for (int i = 0; i < NJOBS; i++) {
+        assert_int_equal(g.calls[i], accepted[i]);
+    }
+    assert_int_equal(g.done, n_ok);
+    gate_destroy(&g);
+}
+
+static void test_risk_spray_pool_free_drains_queue(void **state)
+{
+    struct risk_spray_pool *p = new_pool(1, 8, 1024, pepper_a);
+    struct job jobs[NJOBS];
+    struct gate g;
+
+    (void)state;
+    gate_init(&g, true);
+    for (int i = 0; i < 8; i++) {
+        jobs[i] = (struct job){&g, i};
+        assert_int_equal(submit(p, jobs, i), LR_OK);
+    }
+    /* at most one has started: free must finish the other seven first */
+    risk_spray_pool_free(p);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(g.calls[i], 1);
+    }
+    gate_destroy(&g);
+}
+
+static void test_risk_spray_pool_new_rejects_bad_args(void **state)
+{
+    struct risk_spray_pool *p = NULL;
+    struct cfg_spray c = spray_cfg(1, 4, 1024);
+    uint8_t fp[RISK_FP_LEN];
+
+    (void)state;
+    assert_int_equal(risk_spray_pool_new(&c, pepper_a, 15, &p), LR_INVALID);
+    assert_int_equal(risk_spray_pool_new(&c, NULL, 32, &p), LR_INVALID);
+    c.threads = 0;
+    assert_int_equal(risk_spray_pool_new(&c, pepper_a, 32, &p), LR_INVALID);
+    c = spray_cfg(1, 0, 1024);
+    assert_int_equal(risk_spray_pool_new(&c, pepper_a, 32, &p), LR_INVALID);
+    c = spray_cfg(1, 4, 4);
+    assert_int_equal(risk_spray_pool_new(&c, pepper_a, 32, &p), LR_INVALID);
+    c = spray_cfg(1, 4, 1024);
+    c.t_cost = 0;
+    assert_int_equal(risk_spray_pool_new(&c, pepper_a, 32, &p), LR_INVALID);
+    assert_null(p);
+    risk_spray_pool_free(NULL);
+
+    p = new_pool(1, 4, 64, pepper_a);
+    uint8_t *big = calloc(1, 1025);
+
+    assert_non_null(big);
+    assert_int_equal(risk_spray_submit(p, big, 1025, NULL, NULL), LR_INVALID);
+    assert_int_equal(risk_spray_fingerprint(p, big, 1025, fp), LR_INVALID);
+    assert_int_equal(risk_spray_fingerprint(p, big, 1024, fp), LR_OK);
+    free(big);
+    risk_spray_pool_free(p);
+}
+
+/* ---- pepper file -------------------------------------------------------- */
+
+static char tmpdir[64];
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_risk_spray.XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_tmpdir(void **state)
+{
+    DIR *d = opendir(tmpdir);
+    struct dirent *de;
+    char path[512];
+
+    (void)state;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, de->d_name);
+        if (unlink(path)) {
+            rmdir(path);
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    return rmdir(tmpdir);
+}
+
+static void write_file(const char *path, const void *data, size_t len,
+                       mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    assert_int_equal(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((de = readdir(d))) {
+        n += de->d_name[0] != '.';
+    }
+    closedir(d);
+    return n;
+}
+
+static void test_risk_spray_load_pepper_creates_0600_and_reuses(void **state)
+{
+    char path[128];
+    uint8_t *p1 = NULL, *p2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    struct stat st;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/spray.pepper", tmpdir);
+    assert_int_equal(risk_spray_load_pepper(path, &p1, &n1), LR_OK);
+    assert_int_equal(n1, 32);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(st.st_size, 32);
+    assert_int_equal(count_entries(tmpdir), 1); /* no temporary left */
+    assert_int_equal(risk_spray_load_pepper(path, &p2, &n2), LR_OK);
+    assert_int_equal(n2, 32);
+    assert_memory_equal(p1, p2, 32);
+    lr_wipe(p1, n1);
+    lr_wipe(p2, n2);
+    free(p1);
+    free(p2);
+    unlink(path);
+}
+
+static void test_risk_spray_load_pepper_refuses_bad_files(void **state)
+{
+    char path[128];
+    uint8_t *p = NULL;
+    size_t n = 0;
+    uint8_t bytes[40] = {1, 2, 3};
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/short.pepper", tmpdir);
+    write_file(path, bytes, 15, 0600);
+    assert_int_equal(risk_spray_load_pepper(path, &p, &n), LR_CORRUPT);
+    write_file(path, bytes, 16, 0600);
+    assert_int_equal(risk_spray_load_pepper(path, &p, &n), LR_OK);
+    assert_int_equal(n, 16);
+    free(p);
+    p = NULL;
+    snprintf(path, sizeof(path), "%s/open.pepper", tmpdir);
+    write_file(path, bytes, 32, 0644);
+    assert_int_equal(risk_spray_load_pepper(path, &p, &n), LR_DENIED);
+    write_file(path, bytes, 32, 0602);
+    assert_int_equal(risk_spray_load_pepper(path, &p, &n), LR_DENIED);
+    assert_int_equal(risk_spray_load_pepper(tmpdir, &p, &n), LR_CORRUPT);
+    snprintf(path, sizeof(path), "%s/no/such/dir/pepper", tmpdir);
+    assert_int_not_equal(risk_spray_load_pepper(path, &p, &n), LR_OK);
+    assert_int_equal(risk_spray_load_pepper("", &p, &n), LR_INVALID);
+    assert_null(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_risk_spray_fingerprint_deterministic),
+        cmocka_unit_test(test_risk_spray_submit_busy_when_full),
+        cmocka_unit_test(test_risk_spray_submit_done_once_per_job),
+        cmocka_unit_test(test_risk_spray_pool_free_drains_queue),
+        cmocka_unit_test(test_risk_spray_pool_new_rejects_bad_args),
+        cmocka_unit_test(test_risk_spray_load_pepper_creates_0600_and_reuses),
+        cmocka_unit_test(test_risk_spray_load_pepper_refuses_bad_files),
+    };
+    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+}

@@ -1,0 +1,483 @@
+/*
+ * test_risk_velocity.c - velocity tables: bucket rollover, time jumps,
+ * out-of-order events, failures, LRU eviction at the cap, bounded memory
+ * under a flood, exact and estimated distinct counts, entry size, SipHash.
+ */
+#include "risk/risk_velocity.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+/* A day boundary, so every window's buckets start at T. */
+#define T ((int64_t)19675 * 86400000)
+#define SEC ((int64_t)1000)
+#define MIN (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+#define HASH64_PINNED 0x0535a5d80f885c86ULL
+
+static struct risk_vtable_opts std_opts(uint32_t cap, bool distinct)
+{
+    struct risk_vtable_opts o = {
+        .windows_s = {60, 3600, 86400},
+        .n_windows = 3,
+        .buckets = 12,
+        .cap = cap,
+        .track_distinct = distinct,
+        .distinct_exact = 16,
+    };
+    return o;
+}
+
+static struct risk_vtable *new_table(uint32_t cap, bool distinct)
+{
+    struct risk_vtable_opts o = std_opts(cap, distinct);
+    struct risk_vtable *t = NULL;
+
+    assert_int_equal(risk_vtable_new(&o, &t), LR_OK);
+    assert_non_null(t);
+    return t;
+}
+
+static struct risk_vcounts hit(struct risk_vtable *t, const char *key,
+                               int64_t ms, bool failure, uint64_t member)
+{
+    struct risk_vcounts c;
+
+    assert_int_equal(
+        risk_vtable_hit(t, key, strlen(key), ms, failure, member, &c), LR_OK);
+    return c;
+}
+
+static uint64_t member(uint64_t i)
+{
+    return risk_hash64(&i, sizeof(i), 42);
+}
+
+static void test_risk_vtable_hit_counts_each_window(void **state)
+{
+    struct risk_vtable *t = new_table(16, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    hit(t, "k", T, false, 0);
+    hit(t, "k", T + 30 * MIN, true, 0);
+    hit(t, "k", T + 2 * HOUR, true, 0);
+    c = hit(t, "k", T + 2 * HOUR + 10 * SEC, false, 0);
+    assert_int_equal(c.attempts[0], 2); /* last minute */
+    assert_int_equal(c.failures[0], 1);
+    assert_int_equal(c.attempts[1], 2); /* last hour */
+    assert_int_equal(c.attempts[2], 4); /* last day */
+    assert_int_equal(c.failures[2], 2);
+    assert_int_equal(c.distinct[2], 0); /* not tracked */
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_bucket_rollover(void **state)
+{
+    struct risk_vtable *t = new_table(16, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    /* 60 s in 12 buckets of 5 s */
+    hit(t, "k", T, false, 0);
+    hit(t, "k", T + 30 * SEC, false, 0);
+    c = hit(t, "k", T + 59999, false, 0);
+    assert_int_equal(c.attempts[0], 3);
+    /* the bucket of T leaves the window when the 13th bucket starts */
+    c = hit(t, "k", T + 60 * SEC, false, 0);
+    assert_int_equal(c.attempts[0], 3);
+    c = hit(t, "k", T + 64999, false, 0);
+    assert_int_equal(c.attempts[0], 4);
+    /* T + 30 s (bucket 6) leaves when bucket 18 starts */
+    c = hit(t, "k", T + 90 * SEC, false, 0);
+    assert_int_equal(c.attempts[0], 4);
+    assert_int_equal(c.attempts[1], 6);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_whole_window_jump(void **state)
+{
+    struct risk_vtable *t = new_table(16, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    for (int i = 0; i < 10; i++) {
+        hit(t, "k", T + i * SEC, true, 0);
+    }
+    /* past the minute and a bit: only the hour and day remember */
+    c = hit(t, "k", T + 2 * MIN, false, 0);
+    assert_int_equal(c.attempts[0], 1);
+    assert_int_equal(c.attempts[1], 11);
+    /* more than a window on every ring, and far past it */
+    c = hit(t, "k", T + 2 * DAY + 7 * SEC, true, 0);
+    for (int w = 0; w < 3; w++) {
+        assert_int_equal(c.attempts[w], 1);
+        assert_int_equal(c.failures[w], 1);
+    }
+    c = hit(t, "k", T + 400 * DAY, false, 0);
+    assert_int_equal(c.attempts[2], 1);
+    assert_int_equal(c.failures[2], 0);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_out_of_order(void **state)
+{
+    struct risk_vtable *t = new_table(16, true);
+    struct risk_vcounts c;
+
+    (void)state;
+    hit(t, "k", T + 100 * SEC, false, member(1));
+    /* 10 s late: still in every window */
+    c = hit(t, "k", T + 90 * SEC, true, member(2));
+    assert_int_equal(c.attempts[0], 2);
+    assert_int_equal(c.failures[0], 1);
+    assert_int_equal(c.distinct[0], 2);
+    /* 70 s late: out of the minute, in the hour and the day */
+    c = hit(t, "k", T + 30 * SEC, true, member(3));
+    assert_int_equal(c.attempts[0], 2);
+    assert_int_equal(c.attempts[1], 3);
+    assert_int_equal(c.failures[1], 2);
+    assert_int_equal(c.distinct[0], 2);
+    assert_int_equal(c.distinct[1], 3);
+    /* older than the longest window: dropped, member too */
+    c = hit(t, "k", T + 100 * SEC - 2 * DAY, true, member(4));
+    assert_int_equal(c.attempts[2], 3);
+    assert_int_equal(c.failures[2], 2);
+    assert_int_equal(c.distinct[2], 3);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_peek_slides_without_recording(void **state)
+{
+    struct risk_vtable *t = new_table(16, true);
+    struct risk_vcounts c;
+
+    (void)state;
+    risk_vtable_peek(t, "k", 1, T, &c);
+    assert_int_equal(c.attempts[2], 0);
+    hit(t, "k", T, true, member(1));
+    hit(t, "k", T + 50 * SEC, false, member(2));
+    risk_vtable_peek(t, "k", 1, T + 61 * SEC, &c);
+    assert_int_equal(c.attempts[0], 1);
+    assert_int_equal(c.failures[0], 0);
+    assert_int_equal(c.distinct[0], 1);
+    assert_int_equal(c.attempts[1], 2);
+    assert_int_equal(c.distinct[1], 2);
+    risk_vtable_peek(t, "k", 1, T + 50 * SEC, &c);
+    assert_int_equal(c.attempts[0], 2);
+    assert_int_equal(c.failures[0], 1);
+    risk_vtable_peek(t, "k", 1, T + 3 * DAY, &c);
+    assert_int_equal(c.attempts[2], 0);
+    assert_int_equal(c.distinct[2], 0);
+    assert_int_equal(risk_vtable_size(t), 1);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_clear_failures_keeps_attempts(void **state)
+{
+    struct risk_vtable *t = new_table(16, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        hit(t, "acct", T + i * SEC, true, 0);
+    }
+    risk_vtable_clear_failures(t, "acct", 4);
+    risk_vtable_clear_failures(t, "unknown", 7);
+    risk_vtable_peek(t, "acct", 4, T + 5 * SEC, &c);
+    for (int w = 0; w < 3; w++) {
+        assert_int_equal(c.attempts[w], 5);
+        assert_int_equal(c.failures[w], 0);
+    }
+    c = hit(t, "acct", T + 6 * SEC, true, 0);
+    assert_int_equal(c.failures[0], 1);
+    assert_int_equal(c.attempts[0], 6);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_evicts_lru_at_cap(void **state)
+{
+    struct risk_vtable *t = new_table(3, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    hit(t, "a", T, false, 0);
+    hit(t, "b", T, false, 0);
+    hit(t, "c", T, false, 0);
+    hit(t, "a", T + 1, false, 0); /* a is now the most recent */
+    hit(t, "d", T + 2, false, 0); /* b, least recent, goes */
+    assert_int_equal(risk_vtable_size(t), 3);
+    assert_int_equal(risk_vtable_evictions(t), 1);
+    risk_vtable_peek(t, "b", 1, T + 2, &c);
+    assert_int_equal(c.attempts[2], 0);
+    risk_vtable_peek(t, "a", 1, T + 2, &c);
+    assert_int_equal(c.attempts[2], 2);
+    hit(t, "e", T + 3, false, 0); /* then c */
+    risk_vtable_peek(t, "c", 1, T + 3, &c);
+    assert_int_equal(c.attempts[2], 0);
+    risk_vtable_peek(t, "a", 1, T + 3, &c);
+    assert_int_equal(c.attempts[2], 2);
+    assert_int_equal(risk_vtable_evictions(t), 2);
+    /* an evicted key comes back fresh */
+    c = hit(t, "b", T + 4, false, 0);
+    assert_int_equal(c.attempts[2], 1);
+    assert_int_equal(risk_vtable_evictions(t), 3);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_flood_does_not_grow(void **state)
+{
+    const uint32_t cap = 10000;
+    struct risk_vtable *t = new_table(cap, true);
+    struct risk_vcounts c;
+    uint64_t x = 0x1234567;
+    size_t mem_full = 0;
+
+    (void)state;
+    for (uint32_t i = 0; i < 1000000; i++) {
+        uint8_t key[17] = {6};
+
+        for (int j = 1; j < 17; j += 8) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            memcpy(key + j, &x, 8);
+        }
+        assert_int_equal(
+            risk_vtable_hit(t, key, sizeof(key), T + i, true, member(i), &c),
+            LR_OK);
+        assert_int_equal(c.attempts[0], 1);
+        if (i == cap - 1) {
+            mem_full = risk_vtable_mem_bytes(t);
+        }
+    }
+    assert_int_equal(risk_vtable_size(t), cap);
+    assert_int_equal(risk_vtable_evictions(t), 1000000 - cap);
+    assert_int_equal(risk_vtable_mem_bytes(t), mem_full);
+    assert_true(risk_vtable_mem_bytes(t) <=
+                (size_t)cap * risk_vtable_entry_bytes(t));
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_distinct_exact_then_estimated(void **state)
+{
+    struct risk_vtable *t = new_table(16, true);
+    struct risk_vcounts c;
+
+    (void)state;
+    for (uint64_t i = 0; i < 6; i++) {
+        c = hit(t, "ip", T + (int64_t)i, true, member(i));
+        hit(t, "ip", T + (int64_t)i, true, member(i)); /* repeats: no more */
+    }
+    for (int w = 0; w < 3; w++) {
+        assert_int_equal(c.distinct[w], 6);
+    }
+    /* past distinct_exact: estimates, within 35% */
+    static const uint32_t sizes[] = {7, 20, 100, 1000, 5000};
+    uint64_t next = 6;
+
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        for (; next < sizes[s]; next++) {
+            c = hit(t, "ip", T + 10 * SEC, true, member(next));
+        }
+        for (int w = 0; w < 3; w++) {
+            double err = ((double)c.distinct[w] - sizes[s]) / sizes[s];
+
+            assert_true(err > -0.35 && err < 0.35);
+        }
+    }
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_distinct_slides_per_window(void **state)
+{
+    struct risk_vtable *t = new_table(16, true);
+    struct risk_vcounts c;
+
+    (void)state;
+    hit(t, "acct", T, false, member(1));
+    c = hit(t, "acct", T + 61 * SEC, false, member(2));
+    assert_int_equal(c.distinct[0], 1);
+    assert_int_equal(c.distinct[1], 2);
+    assert_int_equal(c.distinct[2], 2);
+    /* member 1 again refreshes its last-seen time */
+    c = hit(t, "acct", T + 62 * SEC, false, member(1));
+    assert_int_equal(c.distinct[0], 2);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_distinct_back_to_exact(void **state)
+{
+    struct risk_vtable *t = new_table(16, true);
+    struct risk_vcounts c;
+
+    (void)state;
+    for (uint64_t i = 0; i < 200; i++) {
+        c = hit(t, "dev", T + (int64_t)i, false, member(i));
+    }
+    assert_true(c.distinct[2] > 100);
+    /* two quiet days rotate every sketch out: exact counting again */
+    c = hit(t, "dev", T + 3 * DAY, false, member(7));
+    for (int w = 0; w < 3; w++) {
+        assert_int_equal(c.distinct[w], 1);
+    }
+    c = hit(t, "dev", T + 3 * DAY, false, member(8));
+    assert_int_equal(c.distinct[0], 2);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_saturates_16_bit_counts(void **state)
+{
+    struct risk_vtable *t = new_table(100000, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    for (int i = 0; i < 70000; i++) {
+        c = hit(t, "asn", T, true, 0);
+    }
+    assert_int_equal(c.attempts[0], 65535);
+    assert_int_equal(c.failures[2], 65535);
+    c = hit(t, "asn", T + 5 * SEC, false, 0);
+    assert_int_equal(c.attempts[0], 65536);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_wide_counts_for_small_tables(void **state)
+{
+    struct risk_vtable *t = new_table(1, false);
+    struct risk_vcounts c;
+
+    (void)state;
+    for (int i = 0; i < 70000; i++) {
+        c = hit(t, "", T, true, 0);
+    }
+    assert_int_equal(c.attempts[0], 70000);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_hit_long_keys(void **state)
+{
+    struct risk_vtable *t = new_table(16, false);
+    struct risk_vcounts c;
+    char a[65], b[65];
+
+    (void)state;
+    memset(a, 'x', 64);
+    memcpy(b, a, 64);
+    b[63] = 'y';
+    c = hit(t, "short", T, false, 0);
+    assert_int_equal(risk_vtable_hit(t, a, 64, T, false, 0, &c), LR_OK);
+    assert_int_equal(risk_vtable_hit(t, a, 64, T, false, 0, &c), LR_OK);
+    assert_int_equal(c.attempts[0], 2);
+    assert_int_equal(risk_vtable_hit(t, b, 64, T, false, 0, &c), LR_OK);
+    assert_int_equal(c.attempts[0], 1);
+    /* same bytes, other length: another key */
+    assert_int_equal(risk_vtable_hit(t, a, 40, T, false, 0, &c), LR_OK);
+    assert_int_equal(c.attempts[0], 1);
+    assert_int_equal(risk_vtable_size(t), 4);
+    assert_int_equal(risk_vtable_hit(t, a, 65, T, false, 0, &c), LR_INVALID);
+    assert_int_equal(risk_vtable_hit(t, NULL, 3, T, false, 0, &c), LR_INVALID);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_new_rejects_bad_opts(void **state)
+{
+    struct risk_vtable *t = NULL;
+    struct risk_vtable_opts o;
+
+    (void)state;
+    o = std_opts(16, true);
+    o.n_windows = 0;
+    assert_int_equal(risk_vtable_new(&o, &t), LR_INVALID);
+    o = std_opts(16, true);
+    o.windows_s[1] = 60; /* not ascending */
+    assert_int_equal(risk_vtable_new(&o, &t), LR_INVALID);
+    o = std_opts(16, true);
+    o.buckets = 0;
+    assert_int_equal(risk_vtable_new(&o, &t), LR_INVALID);
+    o = std_opts(0, true);
+    assert_int_equal(risk_vtable_new(&o, &t), LR_INVALID);
+    o = std_opts(16, true);
+    o.distinct_exact = 4097;
+    assert_int_equal(risk_vtable_new(&o, &t), LR_INVALID);
+    o = std_opts(16, true);
+    o.windows_s[0] = 0;
+    assert_int_equal(risk_vtable_new(&o, &t), LR_INVALID);
+    assert_int_equal(risk_vtable_new(NULL, &t), LR_INVALID);
+    assert_null(t);
+    risk_vtable_free(NULL);
+    /* the largest the config accepts */
+    o = std_opts(4, true);
+    o.distinct_exact = 4096;
+    o.buckets = 3600;
+    o.windows_s[2] = 2592000;
+    assert_int_equal(risk_vtable_new(&o, &t), LR_OK);
+    risk_vtable_free(t);
+}
+
+static void test_risk_vtable_entry_bytes_at_most_256(void **state)
+{
+    static const uint32_t caps[] = {100000, 1000000, 1u << 20, 5000000};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+        struct risk_vtable *t = new_table(caps[i], true);
+
+        assert_true(risk_vtable_entry_bytes(t) <= 256);
+        print_message("cap %u: %zu bytes per key\n", caps[i],
+                      risk_vtable_entry_bytes(t));
+        risk_vtable_free(t);
+    }
+}
+
+static void test_risk_hash64_stable(void **state)
+{
+    uint8_t key[16], msg[64];
+
+    (void)state;
+    for (int i = 0; i < 16; i++) {
+        key[i] = (uint8_t)i;
+    }
+    for (int i = 0; i < 64; i++) {
+        msg[i] = (uint8_t)i;
+    }
+    /* the SipHash-2-4 paper's vectors (key 00..0f, message 00..len-1) */
+    assert_true(risk_siphash24(msg, 0, key) == 0x726fdb47dd0e0e31ULL);
+    assert_true(risk_siphash24(msg, 1, key) == 0x74f839c593dc67fdULL);
+    assert_true(risk_siphash24(msg, 2, key) == 0x0d6c8009d9a94f5aULL);
+    assert_true(risk_siphash24(msg, 15, key) == 0xa129ca6149be45e5ULL);
+    /* pinned: counters in a shared store must agree across builds */
+    assert_true(risk_hash64("alice", 5, 1) == risk_hash64("alice", 5, 1));
+    assert_true(risk_hash64("alice", 5, 1) != risk_hash64("alice", 5, 2));
+    assert_true(risk_hash64("alice", 5, 1) != risk_hash64("alicf", 5, 1));
+    assert_true(risk_hash64(msg, 15, 0x0706050403020100ULL) == HASH64_PINNED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_risk_vtable_hit_counts_each_window),
+        cmocka_unit_test(test_risk_vtable_hit_bucket_rollover),
+        cmocka_unit_test(test_risk_vtable_hit_whole_window_jump),
+        cmocka_unit_test(test_risk_vtable_hit_out_of_order),
+        cmocka_unit_test(test_risk_vtable_peek_slides_without_recording),
+        cmocka_unit_test(test_risk_vtable_clear_failures_keeps_attempts),
+        cmocka_unit_test(test_risk_vtable_hit_evicts_lru_at_cap),
+        cmocka_unit_test(test_risk_vtable_hit_flood_does_not_grow),
+        cmocka_unit_test(test_risk_vtable_distinct_exact_then_estimated),
+        cmocka_unit_test(test_risk_vtable_distinct_slides_per_window),
+        cmocka_unit_test(test_risk_vtable_distinct_back_to_exact),
+        cmocka_unit_test(test_risk_vtable_hit_saturates_16_bit_counts),
+        cmocka_unit_test(test_risk_vtable_wide_counts_for_small_tables),
+        cmocka_unit_test(test_risk_vtable_hit_long_keys),
+        cmocka_unit_test(test_risk_vtable_new_rejects_bad_opts),
+        cmocka_unit_test(test_risk_vtable_entry_bytes_at_most_256),
+        cmocka_unit_test(test_risk_hash64_stable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
