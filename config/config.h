@@ -4,8 +4,9 @@
  * A config is parsed whole into a struct cfg, validated, and only then handed
  * to the agent, so a bad file never replaces a running config. Every error is
  * reported as "file:line: what is wrong"; unknown keys are errors, never
- * silently ignored. Defaults live in one place (cfg_defaults in config.c) and
- * config/loginrisk.example.yaml documents every key with its default.
+ * silently ignored. Keys, types, ranges and defaults live in one table
+ * (config_schema.c) and config/loginrisk.example.yaml documents every key
+ * with its default.
  *
  * The struct is plain data, read-only once loaded; strings and arrays are
  * owned by the struct and freed by cfg_free().
@@ -32,6 +33,7 @@ struct cfg_listener {
     char *tls_key;   /* PEM file; required with tls_cert */
     char *client_ca; /* PEM file; set = require and verify client certs */
     unsigned services; /* cfg_service_bits; default CFG_SVC_ALL */
+    int line;          /* where it was defined, 0 if not from a file */
 };
 
 /* Per-signal policy: points added when it fires, minimum action it forces. */
@@ -43,7 +45,17 @@ struct cfg_signal {
 
 #define CFG_WINDOWS_MAX 4
 
-/* Velocity limits: a signal fires when a count in its window reaches it. */
+/** Config files larger than this are refused before parsing. */
+#define CFG_FILE_MAX_BYTES (1024 * 1024)
+/** At most this many messages are kept; the last one says how many more. */
+#define CFG_ERRORS_MAX 100
+
+/*
+ * Velocity limits: a signal fires when a count in its window reaches it.
+ * Windows are strictly ascending; "shortest" is windows_s[0], "middle" is
+ * windows_s[1] (windows_s[0] when there is only one) and "longest" is
+ * windows_s[n_windows - 1].
+ */
 struct cfg_velocity {
     uint32_t windows_s[CFG_WINDOWS_MAX]; /* e.g. 60, 3600, 86400 */
     int n_windows;
@@ -129,6 +141,7 @@ struct cfg_token {
     char *name;
     enum cfg_role role;
     char *hash; /* Argon2id PHC string */
+    int line;   /* where it was defined, 0 if not from a file */
 };
 
 struct cfg_admin {
@@ -259,5 +272,14 @@ LR_WUR int cfg_validate(const struct cfg *cfg, struct cfg_errors *errs);
 
 /** Replaces *@p slot with a copy of @p value (NULL clears). LR_NOMEM. */
 LR_WUR int cfg_set_string(char **slot, const char *value);
+
+/**
+ * Replaces every listener of @p cfg with @p n plaintext listeners serving all
+ * services on @p addresses (copied), as the agent's --listen flags do. Run
+ * cfg_validate afterwards to check the addresses. LR_INVALID when @p n is 0,
+ * LR_NOMEM (then @p cfg is unchanged).
+ */
+LR_WUR int cfg_set_listeners(struct cfg *cfg, const char *const *addresses,
+                             size_t n);
 
 #endif
