@@ -236,6 +236,15 @@ static int yb_syntax(struct cfg_yaml_builder *b, const yaml_parser_t *p,
                        "YAML syntax error: %s (a tab; indent with "
                        "spaces)",
                        problem);
+    /* at the end of the text, the line that opened what is unfinished (a
+     * bracket, a quote) is the one to fix */
+    if (p->context && p->problem_mark.index >= len)
+        return yb_fail(b, yb_line(&p->context_mark),
+                       "YAML syntax error: %s%s (%s at line %d)", problem,
+                       strstr(problem, "end of stream") ? ""
+                                                        : " at the end of "
+                                                          "the file",
+                       p->context, yb_line(&p->context_mark));
     if (p->context && p->context_mark.line != p->problem_mark.line)
         return yb_fail(b, line, "YAML syntax error: %s (%s at line %d)",
                        problem, p->context, yb_line(&p->context_mark));

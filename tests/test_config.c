@@ -1073,8 +1073,9 @@ static void test_cfg_load_string_yaml_syntax(void **state)
 {
     (void)state;
     expect_error("agent:\n  workers: [1\n",
-                 "t.yaml:3: YAML syntax error: did not find expected ',' or "
-                 "']' (while parsing a flow sequence at line 2)");
+                 "t.yaml:2: YAML syntax error: did not find expected ',' or "
+                 "']' at the end of the file (while parsing a flow sequence "
+                 "at line 2)");
     expect_error("agent:\n\tworkers: 1\n",
                  "t.yaml:2: YAML syntax error: found character that cannot "
                  "start any token (a tab; indent with spaces)");
@@ -1082,8 +1083,11 @@ static void test_cfg_load_string_yaml_syntax(void **state)
                  "t.yaml:3: YAML syntax error: did not find expected key "
                  "(while parsing a block mapping at line 1)");
     expect_error("a: 'unterminated\n",
-                 "t.yaml:2: YAML syntax error: found unexpected end of "
+                 "t.yaml:1: YAML syntax error: found unexpected end of "
                  "stream (while scanning a quoted scalar at line 1)");
+    expect_error("agent:\n  workers: [1\nstate: {}\n",
+                 "t.yaml:3: YAML syntax error: did not find expected ',' or "
+                 "']' (while parsing a flow sequence at line 2)");
 }
 
 /* ---- files ---- */
