@@ -351,6 +351,16 @@ static bool check_account(const char *s, char *why, size_t cap)
     return true;
 }
 
+/* Rewrites the reason in @p why as '<what> "<value>": <reason><tail>'. */
+static bool why_wrap(char *why, size_t cap, const char *what, const char *value,
+                     const char *tail)
+{
+    char reason[CFG_WHY_MAX];
+
+    lr_strlcpy(reason, why, sizeof(reason));
+    return why_set(why, cap, "%s \"%.64s\": %s%s", what, value, reason, tail);
+}
+
 bool cfg_check_value(enum cfg_check chk, const char *s, char *why,
                      size_t why_cap)
 {
@@ -362,29 +372,20 @@ bool cfg_check_value(enum cfg_check chk, const char *s, char *why,
     case CFG_CHK_PARENT_DIR:
         return check_parent_dir(s, why, why_cap);
     case CFG_CHK_LISTEN:
-    case CFG_CHK_HOSTPORT:
-        if (check_listen(s, chk == CFG_CHK_LISTEN, why, why_cap))
+        if (check_listen(s, true, why, why_cap))
             return true;
-        /* prefix the detail with the value and the expected forms */
-        {
-            char detail[CFG_WHY_MAX];
-
-            lr_strlcpy(detail, why, sizeof(detail));
-            return why_set(
-                why, why_cap, "bad address \"%.64s\": %s%s", s, detail,
-                chk == CFG_CHK_LISTEN ? " (expected host:port, [v6]:port or "
-                                        "unix:/absolute/path)"
-                                      : " (expected host:port or [v6]:port)");
-        }
+        return why_wrap(why, why_cap, "bad address", s,
+                        " (expected host:port, [v6]:port or "
+                        "unix:/absolute/path)");
+    case CFG_CHK_HOSTPORT:
+        if (check_listen(s, false, why, why_cap))
+            return true;
+        return why_wrap(why, why_cap, "bad address", s,
+                        " (expected host:port or [v6]:port)");
     case CFG_CHK_CIDR:
         if (check_cidr(s, why, why_cap))
             return true;
-        {
-            char detail[CFG_WHY_MAX];
-
-            lr_strlcpy(detail, why, sizeof(detail));
-            return why_set(why, why_cap, "bad CIDR \"%.64s\": %s", s, detail);
-        }
+        return why_wrap(why, why_cap, "bad CIDR", s, "");
     case CFG_CHK_COUNTRY:
         return check_country(s, why, why_cap);
     case CFG_CHK_ACCOUNT:
