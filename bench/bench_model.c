@@ -380,8 +380,11 @@ static void bench_make_stuffing(struct bench_model *m,
                  (unsigned)((r2 >> 16) & 7));
     }
     out->user_agent = "python-requests/2.31.0";
-    snprintf(pw, sizeof(pw), "leak-%08x", (unsigned)bench_rand(&m->rng));
-    bench_set_password(m, out, pw);
+    if (out->credential == LR_CRED_INVALID) {
+        /* the contract takes attempted_password only with INVALID */
+        snprintf(pw, sizeof(pw), "leak-%08x", (unsigned)bench_rand(&m->rng));
+        bench_set_password(m, out, pw);
+    }
 }
 
 static void bench_make_spray(struct bench_model *m, struct bench_attempt *out)

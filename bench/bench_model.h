@@ -55,7 +55,9 @@ struct bench_model_opts {
     /* relative weights per kind; all zero = the default mix
      * (home 80, travel 5, stuffing 8, spray 4, flood 3) */
     uint32_t weights[BENCH_KIND_COUNT];
-    bool passwords; /* send attempted_password with failed logins */
+    /* send attempted_password with INVALID logins (never with
+     * UNKNOWN_ACCOUNT, which the contract refuses) */
+    bool passwords;
 };
 
 /** One generated login attempt; every string is NUL-terminated. */
