@@ -11,4 +11,5 @@ set(RISK_ENGINE_SOURCES
   risk_recent.c
   risk_outcome.c
   risk_format.c
+  risk_event.c
 )

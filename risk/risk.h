@@ -185,4 +185,79 @@ LR_WUR int risk_spray_fingerprint(struct risk_spray_pool *p,
 LR_WUR int risk_spray_load_pepper(const char *path, uint8_t **out,
                                   size_t *len_out);
 
+/* ---- decision records ---------------------------------------------------- */
+
+/*
+ * One decision as one line of JSON: the agent's decision log writes it and
+ * `riskctl replay` reads it back (or a plain event line with only the
+ * LoginAttempt fields). risk_event.c, on jansson.
+ */
+
+#define RISK_EVENT_ID_MAX 257     /* account_id, device_id: 256 bytes + NUL */
+#define RISK_EVENT_UA_MAX 1025    /* user_agent: 1024 bytes + NUL */
+#define RISK_EVENT_LINE_MAX 65536 /* longest line risk_event_parse() reads */
+#define RISK_DECISION_JSON_MAX 65536 /* a buffer this big always fits one */
+
+/**
+ * Writes @p a and @p d as one line of compact JSON (no newline) into @p buf,
+ * NUL-terminated, and its length (without the NUL) into *@p len_out. Keys:
+ * timestamp_ms, request_id, account_id (@p account_text: the clear id or a
+ * pseudonym), ip, device_id, user_agent, credential ("CREDENTIAL_VALID"),
+ * action ("ACTION_ALLOW"), score, reasons [{code, points, detail, rule_id}],
+ * geo {country, city, latitude, longitude (null without a location),
+ * accuracy_radius_km, asn, as_org, is_anonymous, is_hosting, is_tor},
+ * policy_version. Never a password (the attempt holds none). Bytes that are
+ * not UTF-8 become '?'. LR_FULL when @p cap is too small (nothing useful in
+ * @p buf), LR_NOMEM, LR_INVALID for NULL arguments.
+ */
+LR_WUR int risk_decision_to_json(const struct risk_attempt *a,
+                                 const struct risk_decision *d,
+                                 const char *account_text, char *buf,
+                                 size_t cap, size_t *len_out);
+
+/** A login event read back from a line; owns its strings. */
+struct risk_event {
+    char request_id[RISK_REQUEST_ID_MAX]; /* "" when the line had none */
+    char account_id[RISK_EVENT_ID_MAX];
+    struct geo_ip ip;
+    char device_id[RISK_EVENT_ID_MAX];  /* "" = none */
+    char user_agent[RISK_EVENT_UA_MAX]; /* "" = none */
+    int64_t timestamp_ms;               /* > 0 */
+    enum lr_credential credential;      /* UNSPECIFIED when absent */
+    /* what a decision-log line recorded; UNSPECIFIED, -1 and "" otherwise */
+    enum lr_action action;
+    int score;
+    char policy_version[RISK_VERSION_MAX];
+};
+
+/**
+ * Parses one JSON object of @p len bytes (no NUL needed; a trailing newline
+ * is allowed) into @p out: request_id (<= 64 bytes), account_id (required,
+ * <= 256 bytes), ip (required, IPv4 or IPv6; IPv4-mapped folded),
+ * device_id (<= 256), user_agent (<= 1024), timestamp_ms (required, a
+ * positive integer), credential (a name such as "CREDENTIAL_INVALID", its
+ * short form "invalid", or a number 0..3), and from decision-log lines action
+ * and score. Other keys are ignored; null counts as absent. On failure
+ * returns LR_INVALID with "field: what is wrong" in @p err (for instance
+ * "ip: not an IPv4 or IPv6 address", "timestamp_ms: missing", "json: ...
+ * at column 7"); LR_NOMEM (with a message) when memory is short. @p out is
+ * written only on success.
+ */
+LR_WUR int risk_event_parse(const char *line, size_t len,
+                            struct risk_event *out, char *err, size_t errcap);
+
+/**
+ * Points @p out at @p ev's fields (borrowed: @p ev must outlive @p out), with
+ * no fingerprint. An event without a request_id gets "" here: the caller
+ * must set one before risk_evaluate().
+ */
+void risk_event_to_attempt(const struct risk_event *ev,
+                           struct risk_attempt *out);
+
+/** "ACTION_ALLOW" ... for @p a; "ACTION_UNSPECIFIED" when out of range. */
+const char *risk_action_wire_name(enum lr_action a);
+
+/** "CREDENTIAL_VALID" ...; "CREDENTIAL_UNSPECIFIED" when out of range. */
+const char *risk_credential_wire_name(enum lr_credential c);
+
 #endif
