@@ -13,6 +13,12 @@
  * store_lock_get() never touches the disk.
  *
  * Thread-safety: every call may be made from any thread.
+ *
+ * Time: calls take the time from their caller (now_ms), so an injected clock
+ * works. Housekeeping - dropping expired locks, history retention, counting
+ * and listing active locks - runs on "store time": the newest time callers
+ * have handed the store (lock calls, store_lock_get, store_purge), seeded at
+ * open from the newest audit row; never on the wall clock directly.
  */
 #ifndef LR_STORE_H
 #define LR_STORE_H
@@ -29,6 +35,9 @@
 #define STORE_DEVICES_MAX 32 /* hard cap on devices kept per account */
 #define STORE_PLACES_MAX 32  /* hard cap on countries/ASNs kept */
 #define STORE_REASONS_MAX 24
+#define STORE_BULK_MAX 100000     /* ids per lock/unlock call */
+#define STORE_RECENT_MAX 1000     /* rows per store_history_recent() */
+#define STORE_QUERY_TERMS_MAX 256 /* CIDRs, ASNs or countries per query */
 
 struct store;
 
@@ -37,14 +46,20 @@ struct store_opts {
     uint32_t retention_days; /* history older than this is deleted */
     uint32_t batch;          /* writer batch size, default 512 */
     uint32_t queue_cap;      /* queued writes before dropping, 65536 */
+    uint64_t max_bytes;      /* size cap of the database file, 0 = none */
 };
 
 /**
  * Opens (creating if needed) <dir>/loginrisk.db, runs the schema migrations,
  * loads the active locks into memory and starts the writer thread.
- * LR_CORRUPT for a file that is not a loginrisk database or fails
- * "PRAGMA quick_check"; LR_IO when the directory cannot be made or written;
- * @p err gets a message naming the file. Free with store_close().
+ * Zero fields of @p opts take their defaults (retention_days 0 = 30).
+ * LR_CORRUPT for a file that is not a loginrisk database, fails
+ * "PRAGMA quick_check" or has a newer schema than this build knows; LR_IO
+ * when the directory cannot be made or the database cannot be created or
+ * read. An existing database that can be read but not written (read-only
+ * file or directory) opens read-only: locks are enforced, every write fails
+ * with LR_STORE (see store_read_only()). @p err gets a message naming the
+ * file. Free with store_close().
  */
 LR_WUR int store_open(const struct store_opts *opts, struct store **out,
                       char *err, size_t errcap);
@@ -57,6 +72,21 @@ LR_WUR int store_flush(struct store *st);
 
 /** Schema version of the open database (for tests and metrics). */
 int store_schema_version(const struct store *st);
+
+/** Schema version this build creates and migrates to. */
+int store_schema_latest(void);
+
+/** True when the database was opened read-only (every write fails). */
+bool store_read_only(const struct store *st);
+
+/**
+ * Runs the periodic maintenance now (the writer thread also runs it every
+ * minute at store time): moves store time to @p now_ms if it is newer,
+ * deletes history older than retention_days before @p now_ms and locks
+ * expired at @p now_ms. *@p deleted_out (may be NULL) gets the number of
+ * history rows deleted.
+ */
+LR_WUR int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out);
 
 /* ---- locks ---------------------------------------------------------- */
 
@@ -77,26 +107,36 @@ struct store_lock {
 
 /** Who did it and why, for the audit row written with a change. */
 struct store_actor {
-    const char *actor; /* token name or "auto" */
+    const char *actor; /* token name or "auto:<SIGNAL>"; becomes the source */
     const char *reason;
     const char *ticket;
-    int64_t now_ms;
+    int64_t now_ms;     /* 0 = the wall clock */
+    const char *action; /* audit action; NULL = "lock" or "unlock" */
 };
 
 struct store_bulk_result {
     uint64_t matched; /* ids in the request (duplicates counted once) */
     uint64_t changed; /* ids whose state changed (or would, in a dry run) */
     uint64_t unchanged;
-    char sample[STORE_SAMPLE_MAX][STORE_ID_MAX];
+    char sample[STORE_SAMPLE_MAX][STORE_ID_MAX]; /* first changed ids */
     size_t n_sample;
     int64_t audit_id; /* 0 for a dry run or when nothing changed */
 };
 
 /**
  * Locks @p n accounts in one transaction with their audit row, durable before
- * return. An account already locked with the same expiry is unchanged;
- * @p duration_s 0 = until unlocked. With @p dry_run nothing is written.
- * LR_STORE (disk full, read-only) means nothing was changed.
+ * return; @p duration_s 0 = until unlocked. Ids are 1..256 bytes of UTF-8,
+ * at most STORE_BULK_MAX per call; duplicates count once.
+ *
+ * A lock never weakens an active one: an account is unchanged when its
+ * active lock has the same or a stronger scope (ALL covers UNFAMILIAR) and
+ * lasts at least as long, or is a timed lock of the same duration (a resent
+ * batch), so a rerun reports changed 0. Any other account gets the new lock.
+ * With @p dry_run nothing is written and the counts say what would change.
+ * Nothing changed means no audit row (audit_id 0).
+ *
+ * LR_INVALID for a bad id or argument; LR_STORE (disk full, read-only, I/O
+ * error), LR_CORRUPT or LR_NOMEM mean nothing was changed.
  */
 LR_WUR int store_lock_accounts(struct store *st, const char *const *ids,
                                size_t n, uint64_t duration_s,
@@ -104,7 +144,10 @@ LR_WUR int store_lock_accounts(struct store *st, const char *const *ids,
                                const struct store_actor *who, bool dry_run,
                                struct store_bulk_result *out);
 
-/** Unlocks @p n accounts; same contract as store_lock_accounts(). */
+/**
+ * Unlocks @p n accounts; an account is changed when it has an active lock.
+ * Same contract as store_lock_accounts().
+ */
 LR_WUR int store_unlock_accounts(struct store *st, const char *const *ids,
                                  size_t n, const struct store_actor *who,
                                  bool dry_run, struct store_bulk_result *out);
@@ -116,13 +159,17 @@ LR_WUR int store_unlock_accounts(struct store *st, const char *const *ids,
 LR_WUR int store_lock_get(struct store *st, const char *account_id,
                           int64_t now_ms, struct store_lock *out);
 
-/** Number of active locks (memory mirror). */
+/** Number of locks active at store time (memory mirror). */
 size_t store_lock_count(struct store *st);
+
+/** Bytes held by the lock mirror (table, entries, shared texts). */
+size_t store_lock_memory(struct store *st);
 
 /**
  * Up to @p limit active locks with account_id > @p after (NULL or "" = from
  * the start), in account_id order, into @p out (caller's array).
- * *@p n_out is how many were written.
+ * *@p n_out is how many were written. Read from disk (an admin call);
+ * "active" at store time.
  */
 LR_WUR int store_locks_list(struct store *st, const char *after, size_t limit,
                             struct store_lock *out, size_t *n_out);
@@ -153,13 +200,18 @@ struct store_profile {
     bool flagged_spray; /* succeeded with a sprayed password source */
 };
 
-/** Loads the profile of @p account_id; LR_NOTFOUND if there is none. */
+/**
+ * Loads the profile of @p account_id from disk; LR_NOTFOUND if there is none,
+ * LR_CORRUPT if its stored form is damaged. A save still in the writer queue
+ * is not seen (the engine's cache holds it).
+ */
 LR_WUR int store_profile_load(struct store *st, const char *account_id,
                               struct store_profile *out);
 
 /**
  * Queues the whole profile for the writer thread (upsert). Returns at once;
- * LR_FULL if the queue is full (the write is dropped and counted).
+ * LR_FULL if the queue is full (the write is dropped and counted);
+ * LR_INVALID for counts above their caps or unterminated strings.
  */
 LR_WUR int store_profile_save(struct store *st, const struct store_profile *p);
 
@@ -185,10 +237,18 @@ struct store_login {
     size_t n_reasons;
 };
 
-/** Queues one login record; LR_FULL if the queue is full (dropped). */
+/**
+ * Queues one login record; LR_FULL if the queue is full (dropped).
+ * LR_INVALID for a bad family, an unterminated string or a reason code
+ * containing ','.
+ */
 LR_WUR int store_history_append(struct store *st, const struct store_login *l);
 
-/** Calls @p fn for up to @p max most recent logins of one account. */
+/**
+ * Calls @p fn for up to @p max (capped at STORE_RECENT_MAX) most recent
+ * logins of one account, newest first. Rows are read before the first call,
+ * so @p fn may call back into the store. Queued rows are not seen.
+ */
 LR_WUR int store_history_recent(struct store *st, const char *account_id,
                                 size_t max,
                                 void (*fn)(const struct store_login *, void *),
@@ -205,15 +265,18 @@ struct store_query {
     const char *const *countries;
     size_t n_countries;
     const char *device_id; /* NULL = any */
-    int64_t since_ms;      /* 0 = no lower bound */
-    int64_t until_ms;      /* 0 = no upper bound */
-    bool successful_only;  /* credential VALID and action allow/2fa passed */
+    int64_t since_ms;      /* 0 = no lower bound (inclusive) */
+    int64_t until_ms;      /* 0 = no upper bound (inclusive) */
+    bool successful_only;  /* credential VALID, action allow or 2fa */
     uint64_t limit;        /* 0 = no limit */
 };
 
 /**
  * Calls @p fn once per distinct account whose history matches @p q, in
- * account order. Flushes the writer first so recent logins are seen.
+ * account order; the string lives during the call only. Flushes the writer
+ * first so recent logins are seen. At most STORE_QUERY_TERMS_MAX entries per
+ * list (LR_INVALID beyond). @p fn may lock accounts but must not call
+ * store_history_query() itself (it would wait for itself).
  */
 LR_WUR int store_history_query(struct store *st, const struct store_query *q,
                                void (*fn)(const char *account_id, void *),

@@ -1,0 +1,802 @@
+/*
+ * store.c - the public calls of store/: arguments, threads and order.
+ *
+ * This file owns the connections and decides who may use which:
+ *   main     lock, unlock and audit writes; guarded by main_mu, which also
+ *            serializes every change to the lock mirror, so a bulk call
+ *            classifies, commits and updates the mirror as one step;
+ *   writer   the writer thread's batches and maintenance (writer_mu lets
+ *            store_purge() borrow it from another thread);
+ *   query    lock-by-query, whose callback runs while rows stream;
+ *   readers  a few read connections for profile loads and admin reads,
+ *            each behind its own mutex, so loads do not queue behind a lock.
+ *
+ * A bulk lock sorts and de-duplicates its ids, classifies each against the
+ * mirror, prepares the mirror entries (the only step that allocates), then
+ * commits the rows and their audit row in one transaction and only then
+ * publishes the entries: a failed commit leaves the mirror as it was.
+ *
+ * Housekeeping (dropping expired locks, history retention, counting active
+ * locks) runs on "store time": the newest time any caller has handed the
+ * store (lock calls, store_lock_get, store_purge), seeded at open from the
+ * newest audit row. In production that is the wall clock; under an injected
+ * clock it is the test's clock, so a test at a fixed past date does not see
+ * its locks and logins swept away by the writer thread.
+ */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define STORE_DB_NAME "loginrisk.db"
+#define STORE_READERS 3
+#define STORE_DEFAULT_RETENTION_DAYS 30
+#define STORE_DEFAULT_BATCH 512
+#define STORE_DEFAULT_QUEUE_CAP 65536
+#define STORE_DURATION_MAX_S (100ull * 366 * 86400)
+#define STORE_CHECKPOINT_NS (1000LL * 1000000)
+#define STORE_PURGE_NS (60000LL * 1000000)
+#define STORE_FAIL_LOG_NS (10000LL * 1000000)
+#define STORE_DAY_MS 86400000LL
+
+struct store_reader {
+    pthread_mutex_t mu;
+    struct store_conn *conn;
+};
+
+struct store {
+    char path[PATH_MAX];
+    uint32_t retention_days;
+    uint32_t batch;
+    uint32_t queue_cap;
+    uint64_t max_bytes;
+    bool read_only;
+    bool immutable;
+    int version;
+    pthread_mutex_t main_mu;
+    struct store_conn *main;
+    pthread_mutex_t writer_mu;
+    struct store_conn *writer;
+    pthread_mutex_t query_mu;
+    struct store_conn *query;
+    struct store_reader readers[STORE_READERS];
+    atomic_uint next_reader;
+    _Atomic int64_t clock_ms; /* store time, see above */
+    struct store_lockmap *locks;
+    struct store_queue *queue;
+    /* Writer thread only. */
+    int64_t last_checkpoint_ns;
+    int64_t last_purge_ns;
+    int64_t last_fail_log_ns;
+    uint64_t failed_since_log;
+};
+
+/* Sorted, de-duplicated ids of one bulk call and the ones that change. */
+struct store_plan {
+    const char **ids;
+    size_t n;
+    const char **changed;
+    size_t n_changed;
+};
+
+/* ---- open and close ---------------------------------------------------- */
+
+static int store_alloc(const struct store_opts *opts, struct store **out,
+                       char *err, size_t errcap)
+{
+    struct store *st;
+    int n;
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return LR_NOMEM;
+    n = snprintf(st->path, sizeof(st->path), "%s/%s", opts->dir, STORE_DB_NAME);
+    if (n < 0 || (size_t)n >= sizeof(st->path)) {
+        snprintf(err, errcap, "%s: state directory path too long", opts->dir);
+        free(st);
+        return LR_INVALID;
+    }
+    st->retention_days = opts->retention_days ? opts->retention_days
+                                              : STORE_DEFAULT_RETENTION_DAYS;
+    st->queue_cap = opts->queue_cap ? opts->queue_cap : STORE_DEFAULT_QUEUE_CAP;
+    st->batch = opts->batch ? opts->batch : STORE_DEFAULT_BATCH;
+    if (st->batch > st->queue_cap)
+        st->batch = st->queue_cap;
+    st->max_bytes = opts->max_bytes;
+    pthread_mutex_init(&st->main_mu, NULL);
+    pthread_mutex_init(&st->writer_mu, NULL);
+    pthread_mutex_init(&st->query_mu, NULL);
+    for (size_t i = 0; i < STORE_READERS; i++)
+        pthread_mutex_init(&st->readers[i].mu, NULL);
+    st->last_purge_ns = lr_mono_ns(); /* first purge one interval in */
+    *out = st;
+    return LR_OK;
+}
+
+/* mkdir -p for the directory part of st->path, new parts mode 0700. */
+static int store_mkdirs(const struct store *st, char *err, size_t errcap)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    lr_strlcpy(dir, st->path, sizeof(dir));
+    slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return LR_OK;
+    *slash = '\0';
+    for (char *p = dir + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (dir[0] != '\0' && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        goto fail;
+    return LR_OK;
+fail:
+    snprintf(err, errcap, "%s: cannot create directory: %s", dir,
+             strerror(errno));
+    return LR_IO;
+}
+
+static int store_open_main(struct store *st, char *err, size_t errcap)
+{
+    int rc;
+
+    rc = store_conn_open(st->path, STORE_CONN_MAIN, false, st->max_bytes,
+                         &st->main, err, errcap);
+    if (rc)
+        return rc;
+    st->immutable = store_conn_immutable(st->main);
+    st->read_only = store_conn_read_only(st->main);
+    rc = store_db_setup(st->main, &st->version, err, errcap);
+    if (rc == 0 && st->read_only)
+        lr_log(LR_LOG_WARN,
+               "store: %s: opened read-only%s: lock, unlock and history"
+               " writes will fail",
+               st->path, st->immutable ? " (immutable)" : "");
+    return rc;
+}
+
+static int store_load_row(const struct store_db_lock_row *row, void *arg)
+{
+    return store_lockmap_load(arg, row);
+}
+
+static int store_load_locks(struct store *st, char *err, size_t errcap)
+{
+    int64_t latest = 0;
+    int rc;
+
+    rc = store_lockmap_new(&st->locks);
+    if (rc == 0)
+        rc = store_db_locks_load(st->main, store_load_row, st->locks);
+    if (rc == 0)
+        rc = store_db_latest_time(st->main, &latest);
+    if (rc == 0)
+        atomic_store(&st->clock_ms, latest);
+    if (st->locks != NULL)
+        store_lockmap_load_done(st->locks);
+    if (rc)
+        snprintf(err, errcap, "%s: cannot load the locks: %s", st->path,
+                 lr_strerror(rc));
+    return rc;
+}
+
+static int store_open_others(struct store *st, char *err, size_t errcap)
+{
+    int rc;
+
+    rc = store_conn_open(st->path, STORE_CONN_WRITER, st->immutable,
+                         st->max_bytes, &st->writer, err, errcap);
+    if (rc == 0)
+        rc = store_conn_open(st->path, STORE_CONN_READER, st->immutable, 0,
+                             &st->query, err, errcap);
+    for (size_t i = 0; i < STORE_READERS && rc == 0; i++)
+        rc = store_conn_open(st->path, STORE_CONN_READER, st->immutable, 0,
+                             &st->readers[i].conn, err, errcap);
+    return rc;
+}
+
+static int store_writer_commit(void *ctx, struct store_rec *const *recs,
+                               size_t n);
+static void store_writer_tick(void *ctx);
+
+int store_open(const struct store_opts *opts, struct store **out, char *err,
+               size_t errcap)
+{
+    struct store *st = NULL;
+    char scratch[8];
+    int rc;
+
+    if (err == NULL || errcap == 0) {
+        err = scratch;
+        errcap = sizeof(scratch);
+    }
+    err[0] = '\0';
+    if (opts == NULL || opts->dir == NULL || opts->dir[0] == '\0' ||
+        out == NULL)
+        return LR_INVALID;
+    rc = store_alloc(opts, &st, err, errcap);
+    if (rc)
+        return rc;
+    rc = store_mkdirs(st, err, errcap);
+    if (rc == 0)
+        rc = store_open_main(st, err, errcap);
+    if (rc == 0)
+        rc = store_load_locks(st, err, errcap);
+    if (rc == 0)
+        rc = store_open_others(st, err, errcap);
+    if (rc == 0)
+        rc = store_queue_start(st->queue_cap, st->batch, store_writer_commit,
+                               store_writer_tick, st, &st->queue);
+    if (rc) {
+        if (err[0] == '\0')
+            snprintf(err, errcap, "%s: %s", st->path, lr_strerror(rc));
+        store_close(st);
+        return rc;
+    }
+    *out = st;
+    return LR_OK;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    store_queue_stop(st->queue);
+    for (size_t i = 0; i < STORE_READERS; i++) {
+        store_conn_close(st->readers[i].conn);
+        pthread_mutex_destroy(&st->readers[i].mu);
+    }
+    store_conn_close(st->query);
+    store_conn_close(st->writer);
+    store_conn_close(st->main); /* last: it checkpoints and removes the WAL */
+    store_lockmap_free(st->locks);
+    pthread_mutex_destroy(&st->query_mu);
+    pthread_mutex_destroy(&st->writer_mu);
+    pthread_mutex_destroy(&st->main_mu);
+    free(st);
+}
+
+int store_flush(struct store *st)
+{
+    if (st == NULL)
+        return LR_INVALID;
+    return store_queue_flush(st->queue);
+}
+
+int store_schema_version(const struct store *st)
+{
+    return st->version;
+}
+
+int store_schema_latest(void)
+{
+    return store_db_latest_version();
+}
+
+bool store_read_only(const struct store *st)
+{
+    return st->read_only;
+}
+
+/* ---- store time -------------------------------------------------------- */
+
+/* Moves store time forward to @p now_ms (never back); returns it. */
+static int64_t store_clock_see(struct store *st, int64_t now_ms)
+{
+    int64_t cur = atomic_load_explicit(&st->clock_ms, memory_order_relaxed);
+
+    while (now_ms > cur && !atomic_compare_exchange_weak_explicit(
+                               &st->clock_ms, &cur, now_ms,
+                               memory_order_relaxed, memory_order_relaxed))
+        ;
+    return now_ms > cur ? now_ms : cur;
+}
+
+static int64_t store_clock(struct store *st)
+{
+    return atomic_load_explicit(&st->clock_ms, memory_order_relaxed);
+}
+
+/* Drops mirror entries expired at @p clock; main_mu held. */
+static void store_mirror_purge(struct store *st, int64_t clock)
+{
+    if (clock > 0 && store_lockmap_purge_due(st->locks, clock))
+        store_lockmap_purge(st->locks, clock);
+}
+
+/* ---- the writer thread ------------------------------------------------- */
+
+static int store_writer_commit(void *ctx, struct store_rec *const *recs,
+                               size_t n)
+{
+    struct store *st = ctx;
+    int64_t now;
+    int rc;
+
+    pthread_mutex_lock(&st->writer_mu);
+    rc = store_db_write_batch(st->writer, recs, n);
+    pthread_mutex_unlock(&st->writer_mu);
+    if (rc == 0)
+        return LR_OK;
+    /* One line per interval, not one per batch, when the disk is full. */
+    st->failed_since_log += n;
+    now = lr_mono_ns();
+    if (now - st->last_fail_log_ns >= STORE_FAIL_LOG_NS) {
+        lr_log(LR_LOG_ERROR, "store: %s: %llu queued writes dropped: %s",
+               st->path, (unsigned long long)st->failed_since_log,
+               lr_strerror(rc));
+        st->failed_since_log = 0;
+        st->last_fail_log_ns = now;
+    }
+    return rc;
+}
+
+static void store_writer_tick(void *ctx)
+{
+    struct store *st = ctx;
+    int64_t now = lr_mono_ns();
+    uint64_t deleted = 0;
+
+    if (st->read_only)
+        return;
+    if (now - st->last_checkpoint_ns >= STORE_CHECKPOINT_NS) {
+        pthread_mutex_lock(&st->writer_mu);
+        store_db_checkpoint(st->writer);
+        pthread_mutex_unlock(&st->writer_mu);
+        st->last_checkpoint_ns = now;
+    }
+    if (now - st->last_purge_ns >= STORE_PURGE_NS && store_clock(st) > 0) {
+        if (store_purge(st, store_clock(st), &deleted) == 0 && deleted > 0)
+            lr_log(LR_LOG_INFO, "store: %s: retention removed %llu logins",
+                   st->path, (unsigned long long)deleted);
+        st->last_purge_ns = now;
+    }
+}
+
+int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out)
+{
+    int64_t before = now_ms - (int64_t)st->retention_days * STORE_DAY_MS;
+    uint64_t deleted = 0;
+    int rc;
+
+    store_clock_see(st, now_ms);
+    pthread_mutex_lock(&st->main_mu);
+    store_mirror_purge(st, store_clock(st));
+    pthread_mutex_unlock(&st->main_mu);
+    pthread_mutex_lock(&st->writer_mu);
+    rc = store_db_purge(st->writer, before, now_ms, &deleted);
+    pthread_mutex_unlock(&st->writer_mu);
+    if (rc == 0 && deleted_out != NULL)
+        *deleted_out = deleted;
+    return rc;
+}
+
+uint64_t store_dropped_writes(struct store *st)
+{
+    return store_queue_dropped(st->queue);
+}
+
+size_t store_queue_depth(struct store *st)
+{
+    return store_queue_len(st->queue);
+}
+
+/* ---- readers ----------------------------------------------------------- */
+
+/* A free read connection if there is one, else waits for one; locked. */
+static struct store_reader *store_reader_get(struct store *st)
+{
+    unsigned start = atomic_fetch_add(&st->next_reader, 1);
+    struct store_reader *r;
+
+    for (unsigned i = 0; i < STORE_READERS; i++) {
+        r = &st->readers[(start + i) % STORE_READERS];
+        if (pthread_mutex_trylock(&r->mu) == 0)
+            return r;
+    }
+    r = &st->readers[start % STORE_READERS];
+    pthread_mutex_lock(&r->mu);
+    return r;
+}
+
+static void store_reader_put(struct store_reader *r)
+{
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+static int store_cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void store_plan_free(struct store_plan *p)
+{
+    free(p->ids);
+    free(p->changed);
+}
+
+/* Checks every id, then sorts and de-duplicates them. */
+static int store_plan_make(const char *const *ids, size_t n,
+                           struct store_plan *p)
+{
+    size_t u = 0;
+
+    p->ids = malloc((n ? n : 1) * sizeof(*p->ids));
+    p->changed = malloc((n ? n : 1) * sizeof(*p->changed));
+    if (p->ids == NULL || p->changed == NULL)
+        return LR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (store_id_check(ids[i], NULL))
+            return LR_INVALID;
+        p->ids[i] = ids[i];
+    }
+    qsort(p->ids, n, sizeof(*p->ids), store_cmp_id);
+    for (size_t i = 0; i < n; i++) {
+        if (u == 0 || strcmp(p->ids[u - 1], p->ids[i]) != 0)
+            p->ids[u++] = p->ids[i];
+    }
+    p->n = u;
+    return LR_OK;
+}
+
+static int store_actor_check(const struct store_actor *who)
+{
+    if (who == NULL)
+        return LR_INVALID;
+    if (store_text_check(who->actor, STORE_TEXT_MAX) ||
+        store_text_check(who->reason, STORE_TEXT_MAX) ||
+        store_text_check(who->ticket, STORE_TEXT_MAX) ||
+        store_text_check(who->action,
+                         sizeof(((struct store_audit *)0)->action)))
+        return LR_INVALID;
+    return LR_OK;
+}
+
+static void store_classify(struct store *st, bool lock, struct store_plan *p,
+                           int64_t now, int64_t expires,
+                           enum store_lock_scope scope)
+{
+    p->n_changed = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        bool changes =
+            lock ? store_lockmap_lock_changes(st->locks, p->ids[i], now,
+                                              expires, scope)
+                 : store_lockmap_unlock_changes(st->locks, p->ids[i], now);
+
+        if (changes)
+            p->changed[p->n_changed++] = p->ids[i];
+    }
+}
+
+/* Commits the changes of @p p and publishes them; main_mu held. */
+static int store_bulk_commit(struct store *st, bool lock,
+                             const struct store_plan *p, int64_t now,
+                             int64_t expires, enum store_lock_scope scope,
+                             const struct store_actor *who, int64_t *audit_id)
+{
+    struct store_db_audit a = {
+        .at_ms = now,
+        .actor = who->actor,
+        .action = who->action ? who->action : (lock ? "lock" : "unlock"),
+        .reason = who->reason,
+        .ticket = who->ticket,
+        .matched = p->n,
+        .changed = p->n_changed,
+    };
+    struct store_lock_origin o = {now, who->actor, who->reason, who->ticket};
+    struct store_lock_batch *batch = NULL;
+    int rc;
+
+    if (lock) {
+        rc = store_lockmap_prepare(st->locks, p->changed, p->n_changed, expires,
+                                   scope, &o, &batch);
+        if (rc)
+            return rc;
+    }
+    rc = store_db_locks_apply(st->main, lock, p->changed, p->n_changed, expires,
+                              (int)scope, &a, audit_id);
+    if (rc) {
+        store_lockmap_batch_free(batch);
+        return rc;
+    }
+    if (lock)
+        store_lockmap_commit(st->locks, batch);
+    else
+        store_lockmap_remove(st->locks, p->changed, p->n_changed);
+    return LR_OK;
+}
+
+static void store_bulk_result_fill(const struct store_plan *p, int64_t audit_id,
+                                   struct store_bulk_result *out)
+{
+    out->matched = p->n;
+    out->changed = p->n_changed;
+    out->unchanged = p->n - p->n_changed;
+    out->n_sample = 0;
+    for (size_t i = 0; i < p->n_changed && i < STORE_SAMPLE_MAX; i++)
+        lr_strlcpy(out->sample[out->n_sample++], p->changed[i],
+                   sizeof(out->sample[0]));
+    out->audit_id = audit_id;
+}
+
+static int store_bulk_check(struct store *st, const char *const *ids, size_t n,
+                            uint64_t duration_s, enum store_lock_scope scope,
+                            const struct store_actor *who,
+                            const struct store_bulk_result *out)
+{
+    if (st == NULL || out == NULL || (n > 0 && ids == NULL) ||
+        n > STORE_BULK_MAX || duration_s > STORE_DURATION_MAX_S)
+        return LR_INVALID;
+    if (scope != STORE_SCOPE_ALL && scope != STORE_SCOPE_UNFAMILIAR)
+        return LR_INVALID;
+    return store_actor_check(who);
+}
+
+static int store_bulk(struct store *st, bool lock, const char *const *ids,
+                      size_t n, uint64_t duration_s,
+                      enum store_lock_scope scope,
+                      const struct store_actor *who, bool dry_run,
+                      struct store_bulk_result *out)
+{
+    struct store_plan plan = {0};
+    int64_t now, expires, audit_id = 0;
+    int rc;
+
+    rc = store_bulk_check(st, ids, n, duration_s, scope, who, out);
+    if (rc == 0)
+        rc = store_plan_make(ids, n, &plan);
+    if (rc)
+        goto out;
+    now = who->now_ms ? who->now_ms : lr_now_ms();
+    expires = lock && duration_s ? now + (int64_t)duration_s * 1000 : 0;
+    pthread_mutex_lock(&st->main_mu);
+    store_mirror_purge(st, store_clock_see(st, now));
+    store_classify(st, lock, &plan, now, expires, scope);
+    if (!dry_run && plan.n_changed > 0)
+        rc = store_bulk_commit(st, lock, &plan, now, expires, scope, who,
+                               &audit_id);
+    pthread_mutex_unlock(&st->main_mu);
+    if (rc == 0 && audit_id != 0)
+        lr_log(LR_LOG_INFO,
+               "store: %s by %s: %zu matched, %zu changed, audit %lld",
+               lock ? "lock" : "unlock", who->actor ? who->actor : "", plan.n,
+               plan.n_changed, (long long)audit_id);
+    if (rc == 0)
+        store_bulk_result_fill(&plan, audit_id, out);
+out:
+    store_plan_free(&plan);
+    return rc;
+}
+
+int store_lock_accounts(struct store *st, const char *const *ids, size_t n,
+                        uint64_t duration_s, enum store_lock_scope scope,
+                        const struct store_actor *who, bool dry_run,
+                        struct store_bulk_result *out)
+{
+    return store_bulk(st, true, ids, n, duration_s, scope, who, dry_run, out);
+}
+
+int store_unlock_accounts(struct store *st, const char *const *ids, size_t n,
+                          const struct store_actor *who, bool dry_run,
+                          struct store_bulk_result *out)
+{
+    return store_bulk(st, false, ids, n, 0, STORE_SCOPE_ALL, who, dry_run, out);
+}
+
+int store_lock_get(struct store *st, const char *account_id, int64_t now_ms,
+                   struct store_lock *out)
+{
+    if (st == NULL || account_id == NULL || out == NULL)
+        return LR_INVALID;
+    store_clock_see(st, now_ms);
+    return store_lockmap_get(st->locks, account_id, now_ms, out);
+}
+
+size_t store_lock_count(struct store *st)
+{
+    int64_t clock = store_clock(st);
+
+    if (clock > 0 && store_lockmap_purge_due(st->locks, clock)) {
+        pthread_mutex_lock(&st->main_mu);
+        store_mirror_purge(st, clock);
+        pthread_mutex_unlock(&st->main_mu);
+    }
+    return store_lockmap_size(st->locks);
+}
+
+size_t store_lock_memory(struct store *st)
+{
+    return store_lockmap_bytes(st->locks);
+}
+
+int store_locks_list(struct store *st, const char *after, size_t limit,
+                     struct store_lock *out, size_t *n_out)
+{
+    struct store_reader *r;
+    size_t n = 0;
+    int rc;
+
+    if (st == NULL || n_out == NULL || (limit > 0 && out == NULL) ||
+        store_text_check(after, STORE_ID_MAX))
+        return LR_INVALID;
+    r = store_reader_get(st);
+    rc = store_db_locks_list(r->conn, after, store_clock(st), limit, out, &n);
+    store_reader_put(r);
+    if (rc == 0)
+        *n_out = n;
+    return rc;
+}
+
+/* ---- profiles ---------------------------------------------------------- */
+
+int store_profile_load(struct store *st, const char *account_id,
+                       struct store_profile *out)
+{
+    struct store_reader *r;
+    int rc;
+
+    if (st == NULL || out == NULL || store_id_check(account_id, NULL))
+        return LR_INVALID;
+    r = store_reader_get(st);
+    rc = store_db_profile_load(r->conn, account_id, out);
+    store_reader_put(r);
+    return rc;
+}
+
+int store_profile_save(struct store *st, const struct store_profile *p)
+{
+    struct store_prof_rec *rec = NULL;
+    int rc;
+
+    if (st == NULL || p == NULL)
+        return LR_INVALID;
+    rc = store_prof_pack(p, lr_now_ms(), &rec);
+    if (rc)
+        return rc;
+    return store_queue_push(st->queue, &rec->hdr);
+}
+
+/* ---- history ----------------------------------------------------------- */
+
+int store_history_append(struct store *st, const struct store_login *l)
+{
+    struct store_hist_rec *rec = NULL;
+    int rc;
+
+    if (st == NULL || l == NULL)
+        return LR_INVALID;
+    rc = store_hist_pack(l, &rec);
+    if (rc)
+        return rc;
+    return store_queue_push(st->queue, &rec->hdr);
+}
+
+int store_history_recent(struct store *st, const char *account_id, size_t max,
+                         void (*fn)(const struct store_login *, void *),
+                         void *arg)
+{
+    struct store_login *rows = NULL;
+    struct store_reader *r;
+    size_t n = 0;
+    int rc;
+
+    if (st == NULL || fn == NULL || store_id_check(account_id, NULL))
+        return LR_INVALID;
+    if (max > STORE_RECENT_MAX)
+        max = STORE_RECENT_MAX;
+    if (max == 0)
+        return LR_OK;
+    r = store_reader_get(st);
+    rc = store_db_history_recent(r->conn, account_id, max, &rows, &n);
+    store_reader_put(r);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        fn(&rows[i], arg);
+    free(rows);
+    return rc;
+}
+
+static int store_query_check(const struct store_query *q)
+{
+    if (q->n_cidrs > STORE_QUERY_TERMS_MAX ||
+        q->n_asns > STORE_QUERY_TERMS_MAX ||
+        q->n_countries > STORE_QUERY_TERMS_MAX)
+        return LR_INVALID;
+    if (q->n_cidrs > 0 && (!q->cidr_nets || !q->cidr_families || !q->cidr_bits))
+        return LR_INVALID;
+    for (size_t i = 0; i < q->n_cidrs; i++) {
+        uint8_t lo[16], hi[16];
+
+        if (store_cidr_range(q->cidr_nets[i], q->cidr_families[i],
+                             q->cidr_bits[i], lo, hi))
+            return LR_INVALID;
+    }
+    if ((q->n_asns > 0 && q->asns == NULL) ||
+        (q->n_countries > 0 && q->countries == NULL))
+        return LR_INVALID;
+    for (size_t i = 0; i < q->n_countries; i++) {
+        if (q->countries[i] == NULL || store_text_check(q->countries[i], 3))
+            return LR_INVALID;
+    }
+    if (q->device_id != NULL && store_id_check(q->device_id, NULL))
+        return LR_INVALID;
+    return LR_OK;
+}
+
+int store_history_query(struct store *st, const struct store_query *q,
+                        void (*fn)(const char *account_id, void *), void *arg)
+{
+    int rc;
+
+    if (st == NULL || q == NULL || fn == NULL || store_query_check(q))
+        return LR_INVALID;
+    if (store_flush(st) != 0)
+        lr_log(LR_LOG_WARN,
+               "store: %s: query runs without some queued"
+               " logins (their write failed)",
+               st->path);
+    pthread_mutex_lock(&st->query_mu);
+    rc = store_db_history_query(st->query, q, fn, arg);
+    pthread_mutex_unlock(&st->query_mu);
+    return rc;
+}
+
+/* ---- audit ------------------------------------------------------------- */
+
+int store_audit_add(struct store *st, const struct store_actor *who,
+                    const char *action, uint64_t matched, uint64_t changed,
+                    int64_t *id_out)
+{
+    struct store_db_audit a;
+    int64_t id = 0;
+    int rc;
+
+    if (st == NULL || action == NULL || action[0] == '\0' ||
+        store_actor_check(who) ||
+        store_text_check(action, sizeof(((struct store_audit *)0)->action)))
+        return LR_INVALID;
+    a = (struct store_db_audit){
+        .at_ms = store_clock_see(st, who->now_ms ? who->now_ms : lr_now_ms()),
+        .actor = who->actor,
+        .action = action,
+        .reason = who->reason,
+        .ticket = who->ticket,
+        .matched = matched,
+        .changed = changed,
+    };
+    pthread_mutex_lock(&st->main_mu);
+    rc = store_db_audit_add(st->main, &a, &id);
+    pthread_mutex_unlock(&st->main_mu);
+    if (rc == 0 && id_out != NULL)
+        *id_out = id;
+    return rc;
+}
+
+int store_audit_list(struct store *st, size_t max, struct store_audit *out,
+                     size_t *n_out)
+{
+    struct store_reader *r;
+    size_t n = 0;
+    int rc;
+
+    if (st == NULL || n_out == NULL || (max > 0 && out == NULL))
+        return LR_INVALID;
+    r = store_reader_get(st);
+    rc = store_db_audit_list(r->conn, max, out, &n);
+    store_reader_put(r);
+    if (rc == 0)
+        *n_out = n;
+    return rc;
+}

@@ -1,0 +1,1565 @@
+/*
+ * test_store.c - store/: locks, profiles, history, audit, and its faults.
+ *
+ * Every test runs against real SQLite files in its own mkdtemp directory.
+ * Fault tests use real mechanisms: a child killed with SIGKILL, a child
+ * that drops root so file modes bite, SQLite's own page cap for a full
+ * disk, files of random bytes, a truncated database and another
+ * application's database. The test talks SQL directly only to craft such
+ * files (a version 1 database, a damaged profile) and to look inside.
+ */
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#define T0 1700000000000LL /* a fixed event time, Nov 2023 */
+#define NOBODY 65534
+
+struct fx {
+    char dir[64];
+    char db[128];
+    struct store *st;
+};
+
+/* ---- fixture and helpers ----------------------------------------------- */
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+                  struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    strcpy(f->dir, "/tmp/lr-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof(f->db), "%s/loginrisk.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    struct fx *f = *state;
+
+    store_close(f->st);
+    chmod(f->dir, 0700);
+    nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static struct store_opts fx_opts(const struct fx *f)
+{
+    struct store_opts o = {.dir = f->dir, .retention_days = 7};
+
+    return o;
+}
+
+static void fx_open(struct fx *f)
+{
+    struct store_opts o = fx_opts(f);
+    char err[512];
+
+    store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), LR_OK);
+}
+
+static void fx_close(struct fx *f)
+{
+    store_close(f->st);
+    f->st = NULL;
+}
+
+static const struct store_actor *actor(int64_t now_ms)
+{
+    static struct store_actor a;
+
+    a = (struct store_actor){.actor = "alice-responder",
+                             .reason = "credential stuffing wave",
+                             .ticket = "INC-42",
+                             .now_ms = now_ms};
+    return &a;
+}
+
+/* ids[i] = "<prefix>-<from + i>", in one malloc'd block. */
+static char **make_ids(const char *prefix, size_t from, size_t n)
+{
+    char **ids = malloc(n * (sizeof(char *) + 32));
+    char *text = (char *)(ids + n);
+
+    assert_non_null(ids);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = text + i * 32;
+        snprintf(ids[i], 32, "%s-%07zu", prefix, from + i);
+    }
+    return ids;
+}
+
+static int lock_ids(struct store *st, char **ids, size_t n, uint64_t dur,
+                    int64_t now, struct store_bulk_result *r)
+{
+    return store_lock_accounts(st, (const char *const *)ids, n, dur,
+                               STORE_SCOPE_ALL, actor(now), false, r);
+}
+
+static int lock_const(struct store *st, const char *const *ids, size_t n,
+                      struct store_bulk_result *r)
+{
+    return store_lock_accounts(st, ids, n, 0, STORE_SCOPE_ALL, actor(T0), false,
+                               r);
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("sql failed: %s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+static void sql_text(const char *path, const char *sql, char *out, size_t cap)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        lr_strlcpy(out, (const char *)sqlite3_column_text(s, 0), cap);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static int64_t sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    fclose(fp);
+}
+
+/* ---- open, schema, migrations ------------------------------------------ */
+
+static void test_store_open_creates_schema(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = fx_opts(f);
+    char nested[160], err[256], mode[16];
+    struct stat sb;
+
+    snprintf(nested, sizeof(nested), "%s/a/b", f->dir);
+    o.dir = nested;
+    assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), LR_OK);
+    assert_int_equal(store_schema_version(f->st), store_schema_latest());
+    assert_true(store_schema_latest() >= 2);
+    assert_false(store_read_only(f->st));
+    assert_int_equal(stat(nested, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    fx_close(f);
+    strcat(nested, "/loginrisk.db");
+    assert_int_equal(sql_int(nested, "PRAGMA application_id"), 0x4C52736B);
+    sql_text(nested, "PRAGMA journal_mode", mode, sizeof(mode));
+    assert_string_equal(mode, "wal");
+}
+
+static void test_store_open_invalid_args(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = {0};
+    char err[64];
+
+    assert_int_equal(store_open(NULL, &f->st, err, sizeof(err)), LR_INVALID);
+    assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), LR_INVALID);
+    o.dir = "";
+    assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), LR_INVALID);
+    assert_null(f->st);
+}
+
+/* The version 1 schema exactly as the first release created it. */
+static const char v1_schema[] =
+    "CREATE TABLE locks (account_id TEXT PRIMARY KEY NOT NULL,"
+    " expires_ms INTEGER NOT NULL, scope INTEGER NOT NULL,"
+    " audit_id INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX locks_expiry ON locks(expires_ms) WHERE expires_ms != 0;"
+    "CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,"
+    " actor TEXT NOT NULL, action TEXT NOT NULL, reason TEXT NOT NULL,"
+    " ticket TEXT NOT NULL, matched INTEGER NOT NULL,"
+    " changed INTEGER NOT NULL);"
+    "CREATE TABLE profiles (account_id TEXT PRIMARY KEY NOT NULL,"
+    " updated_ms INTEGER NOT NULL, last_success_ms INTEGER NOT NULL,"
+    " last_lat REAL, last_lon REAL, last_radius_km INTEGER NOT NULL,"
+    " last_country TEXT NOT NULL, last_city TEXT NOT NULL,"
+    " flagged_spray INTEGER NOT NULL, seen BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE history (id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
+    " account_id TEXT NOT NULL, ip BLOB NOT NULL, device_id TEXT NOT NULL,"
+    " credential INTEGER NOT NULL, action INTEGER NOT NULL,"
+    " score INTEGER NOT NULL, country TEXT NOT NULL, city TEXT NOT NULL,"
+    " lat REAL, lon REAL, asn INTEGER NOT NULL, reasons TEXT NOT NULL,"
+    " request_id TEXT NOT NULL);"
+    "CREATE INDEX history_ts ON history(ts_ms);"
+    "CREATE INDEX history_account ON history(account_id, ts_ms);"
+    "PRAGMA application_id = 1280471915;"
+    "PRAGMA user_version = 1;"
+    "INSERT INTO audit VALUES(7, 1700000000000, 'bob', 'lock', 'fraud',"
+    " 'INC-1', 1, 1);"
+    "INSERT INTO locks VALUES('old-account', 0, 0, 7);"
+    "INSERT INTO history VALUES(1, 1700000000000, 'old-account',"
+    " x'00000000000000000000ffffc0000201', 'dev', 1, 1, 0, 'GB', 'London',"
+    " 51.5, -0.1, 64500, 'NEW_DEVICE', 'req-1');";
+
+static void collect_account(const char *id, void *arg)
+{
+    char *buf = arg;
+
+    strcat(buf, id);
+    strcat(buf, ";");
+}
+
+static void test_store_open_migrates_v1(void **state)
+{
+    struct fx *f = *state;
+    uint32_t asn = 64500;
+    struct store_query q = {.asns = &asn, .n_asns = 1};
+    struct store_lock l;
+    char got[256] = "";
+
+    sql_exec(f->db, v1_schema);
+    fx_open(f);
+    assert_int_equal(store_schema_version(f->st), store_schema_latest());
+    assert_int_equal(store_lock_get(f->st, "old-account", T0, &l), LR_OK);
+    assert_string_equal(l.reason, "fraud");
+    assert_string_equal(l.source, "bob");
+    assert_int_equal(l.created_ms, T0);
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_OK);
+    assert_string_equal(got, "old-account;");
+    fx_close(f);
+    assert_int_equal(sql_int(f->db, "PRAGMA user_version"),
+                     store_schema_latest());
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema"
+                                    " WHERE name = 'history_asn'"),
+                     1);
+}
+
+static void expect_corrupt(struct fx *f, const char *what)
+{
+    struct store_opts o = fx_opts(f);
+    char err[512] = "";
+
+    assert_int_equal(store_open(&o, &f->st, err, sizeof(err)), LR_CORRUPT);
+    assert_null(f->st);
+    if (strstr(err, f->db) == NULL || strstr(err, what) == NULL)
+        fail_msg("message \"%s\" lacks the file or \"%s\"", err, what);
+}
+
+static void test_store_open_newer_version_refused(void **state)
+{
+    struct fx *f = *state;
+
+    fx_open(f);
+    fx_close(f);
+    sql_exec(f->db, "PRAGMA user_version = 99");
+    expect_corrupt(f, "schema version 99");
+}
+
+static void test_store_open_corrupt_random_bytes(void **state)
+{
+    struct fx *f = *state;
+    unsigned char junk[8192];
+
+    srand(7);
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (unsigned char)rand();
+    write_file(f->db, junk, sizeof(junk));
+    expect_corrupt(f, "loginrisk.db");
+}
+
+static void test_store_open_corrupt_truncated(void **state)
+{
+    struct fx *f = *state;
+    struct store_bulk_result r;
+    char **ids = make_ids("trunc", 0, 5000);
+    struct stat sb;
+
+    fx_open(f);
+    assert_int_equal(lock_ids(f->st, ids, 5000, 0, T0, &r), LR_OK);
+    fx_close(f);
+    free(ids);
+    assert_int_equal(stat(f->db, &sb), 0);
+    assert_true(sb.st_size > 64 * 1024);
+    assert_int_equal(truncate(f->db, sb.st_size / 2), 0);
+    expect_corrupt(f, "loginrisk.db");
+}
+
+static void test_store_open_other_application(void **state)
+{
+    struct fx *f = *state;
+
+    sql_exec(f->db, "CREATE TABLE songs(title TEXT);"
+                    "INSERT INTO songs VALUES('la');");
+    expect_corrupt(f, "not a loginrisk database");
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+static void test_store_lock_accounts_basic(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"carol", "alice", "bob", "alice"};
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 4, 3600,
+                                         STORE_SCOPE_UNFAMILIAR, actor(T0),
+                                         false, &r),
+                     LR_OK);
+    assert_int_equal(r.matched, 3);
+    assert_int_equal(r.changed, 3);
+    assert_int_equal(r.unchanged, 0);
+    assert_true(r.audit_id > 0);
+    assert_int_equal(r.n_sample, 3);
+    assert_string_equal(r.sample[0], "alice");
+    assert_string_equal(r.sample[2], "carol");
+    assert_int_equal(store_lock_get(f->st, "bob", T0 + 1, &l), LR_OK);
+    assert_string_equal(l.account_id, "bob");
+    assert_string_equal(l.reason, "credential stuffing wave");
+    assert_string_equal(l.ticket, "INC-42");
+    assert_string_equal(l.source, "alice-responder");
+    assert_int_equal(l.created_ms, T0);
+    assert_int_equal(l.expires_ms, T0 + 3600 * 1000);
+    assert_int_equal(l.scope, STORE_SCOPE_UNFAMILIAR);
+    assert_int_equal(store_lock_get(f->st, "dave", T0, &l), LR_NOTFOUND);
+    assert_true(store_lock_memory(f->st) > 0);
+}
+
+static void test_store_lock_accounts_idempotent(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"a1", "a2", "a3"};
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 3, 600, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    /* A resent batch 5 s later: same duration, nothing changes. */
+    assert_int_equal(store_lock_accounts(f->st, ids, 3, 600, STORE_SCOPE_ALL,
+                                         actor(T0 + 5000), false, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 0);
+    assert_int_equal(r.unchanged, 3);
+    assert_int_equal(r.audit_id, 0);
+    assert_int_equal(r.n_sample, 0);
+    /* A weaker scope or a shorter lock is covered by the existing one. */
+    assert_int_equal(store_lock_accounts(f->st, ids, 3, 60,
+                                         STORE_SCOPE_UNFAMILIAR,
+                                         actor(T0 + 6000), false, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 0);
+    /* A longer one replaces it. */
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 0, STORE_SCOPE_ALL,
+                                         actor(T0 + 7000), false, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 1);
+    assert_int_equal(store_lock_get(f->st, "a1", T0 + 8000, &l), LR_OK);
+    assert_int_equal(l.expires_ms, 0);
+    assert_int_equal(l.created_ms, T0 + 7000);
+    assert_int_equal(store_lock_count(f->st), 3);
+}
+
+static void test_store_lock_accounts_scope_upgrade(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"s1"};
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 0,
+                                         STORE_SCOPE_UNFAMILIAR, actor(T0),
+                                         false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 0, STORE_SCOPE_ALL,
+                                         actor(T0 + 1), false, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 1);
+    assert_int_equal(store_lock_get(f->st, "s1", T0 + 2, &l), LR_OK);
+    assert_int_equal(l.scope, STORE_SCOPE_ALL);
+    assert_int_equal(store_lock_count(f->st), 1);
+}
+
+static void test_store_lock_accounts_dry_run(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"d1", "d2", "d3"};
+    struct store_bulk_result r;
+    struct store_audit a[4];
+    struct store_lock l;
+    size_t n;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 0, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, ids, 3, 0, STORE_SCOPE_ALL,
+                                         actor(T0), true, &r),
+                     LR_OK);
+    assert_int_equal(r.matched, 3);
+    assert_int_equal(r.changed, 2);
+    assert_int_equal(r.unchanged, 1);
+    assert_int_equal(r.audit_id, 0);
+    assert_string_equal(r.sample[0], "d2");
+    assert_int_equal(store_lock_get(f->st, "d2", T0, &l), LR_NOTFOUND);
+    assert_int_equal(store_unlock_accounts(f->st, ids, 3, actor(T0), true, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 1);
+    assert_int_equal(store_lock_get(f->st, "d1", T0, &l), LR_OK);
+    fx_open(f);
+    assert_int_equal(store_lock_count(f->st), 1);
+    assert_int_equal(store_audit_list(f->st, 4, a, &n), LR_OK);
+    assert_int_equal(n, 1);
+}
+
+static void test_store_lock_accounts_expiry(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"e1"}, *keep[] = {"e2"};
+    struct store_bulk_result r;
+    struct store_lock l;
+    uint64_t deleted;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 60, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, keep, 1, 0, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_count(f->st), 2);
+    assert_int_equal(store_lock_get(f->st, "e1", T0 + 59999, &l), LR_OK);
+    assert_int_equal(store_lock_get(f->st, "e1", T0 + 60000, &l), LR_NOTFOUND);
+    /* Store time is now T0 + 60 s: the expired lock no longer counts. */
+    assert_int_equal(store_lock_count(f->st), 1);
+    /* Expired: locking again changes it, unlocking does not. */
+    assert_int_equal(
+        store_unlock_accounts(f->st, ids, 1, actor(T0 + 60001), true, &r),
+        LR_OK);
+    assert_int_equal(r.changed, 0);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 60, STORE_SCOPE_ALL,
+                                         actor(T0 + 60001), true, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 1);
+    /* The row goes from disk at the next purge; reopening does not revive
+     * it, and store time starts from the newest audit row. */
+    assert_int_equal(store_purge(f->st, T0 + 60001, &deleted), LR_OK);
+    fx_open(f);
+    assert_int_equal(store_lock_count(f->st), 1);
+    assert_int_equal(store_lock_get(f->st, "e1", T0 + 1, &l), LR_NOTFOUND);
+    assert_int_equal(store_lock_get(f->st, "e2", T0 + 1, &l), LR_OK);
+}
+
+/* A timed lock at a fixed past date outlives the writer's housekeeping. */
+static void test_store_lock_accounts_past_clock(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"p1"};
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 3600, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    usleep(200 * 1000); /* several writer ticks */
+    assert_int_equal(store_lock_count(f->st), 1);
+    fx_open(f);
+    assert_int_equal(store_lock_count(f->st), 1);
+    assert_int_equal(store_lock_get(f->st, "p1", T0 + 1000, &l), LR_OK);
+}
+
+static void test_store_lock_accounts_invalid(void **state)
+{
+    struct fx *f = *state;
+    char longid[STORE_ID_MAX + 1];
+    const char *empty[] = {"ok", ""}, *toolong[] = {longid};
+    const char *badutf8[] = {"\xc3\x28"}, *nul[] = {NULL}, *good[] = {"g"};
+    struct store_actor bad = *actor(T0);
+    struct store_bulk_result r;
+
+    memset(longid, 'x', sizeof(longid) - 1);
+    longid[sizeof(longid) - 1] = '\0';
+    fx_open(f);
+    assert_int_equal(lock_const(f->st, empty, 2, &r), LR_INVALID);
+    assert_int_equal(lock_const(f->st, toolong, 1, &r), LR_INVALID);
+    assert_int_equal(lock_const(f->st, badutf8, 1, &r), LR_INVALID);
+    assert_int_equal(lock_const(f->st, nul, 1, &r), LR_INVALID);
+    assert_int_equal(
+        store_lock_accounts(f->st, good, 1, 0, 7, actor(T0), false, &r),
+        LR_INVALID);
+    assert_int_equal(store_lock_accounts(f->st, good, 1, 0, STORE_SCOPE_ALL,
+                                         NULL, false, &r),
+                     LR_INVALID);
+    assert_int_equal(store_lock_accounts(f->st, good, STORE_BULK_MAX + 1, 0,
+                                         STORE_SCOPE_ALL, actor(T0), false, &r),
+                     LR_INVALID);
+    bad.reason = longid;
+    assert_int_equal(store_lock_accounts(f->st, good, 1, 0, STORE_SCOPE_ALL,
+                                         &bad, false, &r),
+                     LR_INVALID);
+    assert_int_equal(store_lock_count(f->st), 0);
+    assert_int_equal(store_lock_get(f->st, NULL, T0, NULL), LR_INVALID);
+}
+
+static void test_store_unlock_accounts_basic(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"u1", "u2", "u3", "u4", "u5"};
+    const char *un[] = {"u1", "u2", "u3", "nobody-locked-me"};
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 5, 0, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    assert_int_equal(
+        store_unlock_accounts(f->st, un, 4, actor(T0 + 1), false, &r), LR_OK);
+    assert_int_equal(r.matched, 4);
+    assert_int_equal(r.changed, 3);
+    assert_int_equal(r.unchanged, 1);
+    assert_true(r.audit_id > 0);
+    assert_int_equal(store_lock_count(f->st), 2);
+    assert_int_equal(store_lock_get(f->st, "u2", T0 + 2, &l), LR_NOTFOUND);
+    assert_int_equal(store_lock_get(f->st, "u4", T0 + 2, &l), LR_OK);
+    assert_int_equal(
+        store_unlock_accounts(f->st, un, 4, actor(T0 + 3), false, &r), LR_OK);
+    assert_int_equal(r.changed, 0);
+    assert_int_equal(r.audit_id, 0);
+    fx_open(f);
+    assert_int_equal(store_lock_count(f->st), 2);
+    assert_int_equal(store_lock_get(f->st, "u1", T0 + 2, &l), LR_NOTFOUND);
+}
+
+static void test_store_audit_list_rows(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"x1", "x2", "x2", "x3"};
+    struct store_actor who = *actor(T0 + 5);
+    struct store_bulk_result r;
+    struct store_audit a[8];
+    int64_t id = 0;
+    size_t n;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, ids, 4, 0, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    assert_int_equal(
+        store_unlock_accounts(f->st, ids, 2, actor(T0 + 1), false, &r), LR_OK);
+    who.action = "lock_by_query";
+    assert_int_equal(
+        store_lock_accounts(f->st, ids, 1, 0, STORE_SCOPE_ALL, &who, false, &r),
+        LR_OK);
+    assert_int_equal(store_audit_add(f->st, actor(T0 + 9), "reload", 0, 0, &id),
+                     LR_OK);
+    assert_true(id > r.audit_id);
+    fx_open(f);
+    assert_int_equal(store_audit_list(f->st, 8, a, &n), LR_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(a[0].action, "reload");
+    assert_string_equal(a[1].action, "lock_by_query");
+    assert_string_equal(a[2].action, "unlock");
+    assert_int_equal(a[2].matched, 2);
+    assert_int_equal(a[2].changed, 2);
+    assert_string_equal(a[3].action, "lock");
+    assert_int_equal(a[3].matched, 3);
+    assert_int_equal(a[3].changed, 3);
+    assert_int_equal(a[3].at_ms, T0);
+    assert_string_equal(a[3].actor, "alice-responder");
+    assert_string_equal(a[3].reason, "credential stuffing wave");
+    assert_string_equal(a[3].ticket, "INC-42");
+    assert_int_equal(store_audit_list(f->st, 2, a, &n), LR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_audit_add(f->st, actor(T0), "", 0, 0, &id),
+                     LR_INVALID);
+}
+
+static void test_store_locks_list_paged(void **state)
+{
+    struct fx *f = *state;
+    char **ids = make_ids("page", 0, 25);
+    const char *gone[] = {"page-0000003"};
+    int64_t now = lr_now_ms();
+    struct store_bulk_result r;
+    struct store_lock page[10];
+    char after[STORE_ID_MAX] = "";
+    size_t n, total = 0;
+
+    fx_open(f);
+    assert_int_equal(lock_ids(f->st, ids, 25, 0, now, &r), LR_OK);
+    assert_int_equal(
+        store_unlock_accounts(f->st, gone, 1, actor(now), false, &r), LR_OK);
+    do {
+        assert_int_equal(store_locks_list(f->st, after, 10, page, &n), LR_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(strcmp(page[i].account_id, after) > 0);
+            assert_string_not_equal(page[i].account_id, "page-0000003");
+            assert_string_equal(page[i].ticket, "INC-42");
+            lr_strlcpy(after, page[i].account_id, sizeof(after));
+        }
+        total += n;
+    } while (n == 10);
+    assert_int_equal(total, 24);
+    assert_string_equal(after, "page-0000024");
+    free(ids);
+}
+
+static void test_store_open_reopen_keeps_locks(void **state)
+{
+    struct fx *f = *state;
+    char **a = make_ids("keep", 0, 3000), **b = make_ids("auto", 0, 2);
+    struct store_actor robot = {
+        .actor = "auto:IMPOSSIBLE_TRAVEL", .reason = "travel", .now_ms = T0};
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    fx_open(f);
+    assert_int_equal(lock_ids(f->st, a, 3000, 0, T0, &r), LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, (const char *const *)b, 2, 0,
+                                         STORE_SCOPE_UNFAMILIAR, &robot, false,
+                                         &r),
+                     LR_OK);
+    fx_open(f);
+    assert_int_equal(store_lock_count(f->st), 3002);
+    for (size_t i = 0; i < 3000; i++)
+        assert_int_equal(store_lock_get(f->st, a[i], T0, &l), LR_OK);
+    assert_string_equal(l.reason, "credential stuffing wave");
+    assert_int_equal(store_lock_get(f->st, b[1], T0, &l), LR_OK);
+    assert_string_equal(l.source, "auto:IMPOSSIBLE_TRAVEL");
+    assert_string_equal(l.ticket, "");
+    assert_int_equal(l.scope, STORE_SCOPE_UNFAMILIAR);
+    free(a);
+    free(b);
+}
+
+/* Many inserts, removals and purges: the table's probing stays right. */
+static void test_store_lock_get_after_churn(void **state)
+{
+    struct fx *f = *state;
+    char **ids = make_ids("churn", 0, 20000);
+    const char **even = malloc(10000 * sizeof(*even));
+    const char **odd = malloc(10000 * sizeof(*odd));
+    int64_t now = lr_now_ms();
+    struct store_bulk_result r;
+    struct store_lock l;
+
+    for (size_t i = 0; i < 10000; i++) {
+        even[i] = ids[2 * i];
+        odd[i] = ids[2 * i + 1];
+    }
+    fx_open(f);
+    /* Even ids forever, odd ids expired at once (store time is now). */
+    assert_int_equal(store_lock_accounts(f->st, odd, 10000, 1, STORE_SCOPE_ALL,
+                                         actor(now - 5000), false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, even, 10000, 0, STORE_SCOPE_ALL,
+                                         actor(now), false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_count(f->st), 10000); /* purges the odd */
+    /* Unlock the first quarter, relock and unlock a slice: churn. */
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(store_unlock_accounts(f->st, even + 1000, 500,
+                                               actor(now), false, &r),
+                         LR_OK);
+        assert_int_equal(store_lock_accounts(f->st, even + 1000, 500, 0,
+                                             STORE_SCOPE_ALL, actor(now), false,
+                                             &r),
+                         LR_OK);
+    }
+    assert_int_equal(store_unlock_accounts(f->st, (const char *const *)ids,
+                                           5000, actor(now), false, &r),
+                     LR_OK);
+    assert_int_equal(r.changed, 2500);
+    for (size_t i = 0; i < 20000; i++) {
+        int want = (i % 2 == 0 && i >= 5000) ? LR_OK : LR_NOTFOUND;
+
+        assert_int_equal(store_lock_get(f->st, ids[i], now, &l), want);
+    }
+    assert_int_equal(store_lock_count(f->st), 7500);
+    free(even);
+    free(odd);
+    free(ids);
+}
+
+/* Evaluate-style readers while a responder locks: run under TSan too. */
+struct reader_arg {
+    struct store *st;
+    int stop;
+    long hits;
+};
+
+static void *reader_main(void *p)
+{
+    struct reader_arg *a = p;
+    struct store_lock l;
+
+    while (!__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE)) {
+        if (store_lock_get(a->st, "conc-0000005", T0, &l) == LR_OK)
+            __atomic_add_fetch(&a->hits, 1, __ATOMIC_RELAXED);
+        (void)store_lock_count(a->st);
+    }
+    return NULL;
+}
+
+static void test_store_lock_get_concurrent(void **state)
+{
+    struct fx *f = *state;
+    struct reader_arg arg = {0};
+    struct store_bulk_result r;
+    pthread_t th[2];
+
+    fx_open(f);
+    arg.st = f->st;
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, reader_main, &arg), 0);
+    for (size_t k = 0; k < 20; k++) {
+        char **ids = make_ids("conc", k * 500, 500);
+
+        assert_int_equal(lock_ids(f->st, ids, 500, 0, T0, &r), LR_OK);
+        free(ids);
+    }
+    __atomic_store_n(&arg.stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(store_lock_count(f->st), 10000);
+}
+
+/* ---- faults: kill -9, read-only, disk full ----------------------------- */
+
+static void child_lock_then_hang(const struct fx *f, int wfd)
+{
+    struct store_opts o = fx_opts(f);
+    struct store_bulk_result r;
+    struct store *st = NULL;
+
+    if (store_open(&o, &st, NULL, 0) != 0)
+        _exit(2);
+    for (size_t b = 0;; b++) {
+        char **ids = make_ids("k9", b * 1000, 1000);
+
+        if (lock_ids(st, ids, 1000, 0, T0 + (int64_t)b, &r) != 0)
+            _exit(3);
+        free(ids);
+        if (write(wfd, "x", 1) != 1)
+            _exit(4);
+    }
+}
+
+static void test_store_lock_accounts_survives_kill9(void **state)
+{
+    struct fx *f = *state;
+    struct store_audit a[64];
+    struct store_lock l;
+    size_t acked = 0, n;
+    int p[2], status;
+    pid_t pid;
+    char c;
+
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        child_lock_then_hang(f, p[1]);
+    }
+    close(p[1]);
+    while (acked < 3 && read(p[0], &c, 1) == 1)
+        acked++;
+    /* Killed right after the third acknowledgement, mid fourth batch. */
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(p[0]);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(acked, 3);
+    fx_open(f);
+    for (size_t i = 0; i < acked * 1000; i++) {
+        char id[32];
+
+        snprintf(id, sizeof(id), "k9-%07zu", i);
+        assert_int_equal(store_lock_get(f->st, id, T0, &l), LR_OK);
+    }
+    /* Every audit row is matched by its locks, and the other way round. */
+    assert_int_equal(store_audit_list(f->st, 64, a, &n), LR_OK);
+    assert_true(n >= acked);
+    assert_int_equal(store_lock_count(f->st), n * 1000);
+}
+
+/* Runs @p body as "nobody" (or as is when not root); returns its status. */
+static int run_unprivileged(const struct fx *f, int (*body)(const struct fx *))
+{
+    int status = -1;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(NOBODY) != 0 || setuid(NOBODY) != 0))
+            _exit(99);
+        _exit(body(f));
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static int ro_body(const struct fx *f)
+{
+    struct store_opts o = fx_opts(f);
+    const char *fresh[] = {"ro-new"}, *old[] = {"ro-old"};
+    struct store_login login = {.account_id = "ro-old", .ip_family = 4};
+    struct store_bulk_result r;
+    struct store *st = NULL;
+    struct store_lock l;
+    char err[256];
+    int rc = 0;
+
+    if (store_open(&o, &st, err, sizeof(err)) != 0)
+        return 10;
+    if (!store_read_only(st))
+        rc = 11;
+    else if (store_lock_get(st, "ro-old", T0, &l) != 0)
+        rc = 12;
+    else if (store_lock_accounts(st, fresh, 1, 0, STORE_SCOPE_ALL, actor(T0),
+                                 false, &r) != LR_STORE)
+        rc = 13;
+    else if (store_unlock_accounts(st, old, 1, actor(T0), false, &r) !=
+             LR_STORE)
+        rc = 14;
+    else if (store_lock_get(st, "ro-new", T0, &l) != LR_NOTFOUND ||
+             store_lock_get(st, "ro-old", T0, &l) != LR_OK ||
+             store_lock_count(st) != 1)
+        rc = 15;
+    else if (store_history_append(st, &login) != 0 || store_flush(st) == 0 ||
+             store_dropped_writes(st) != 1)
+        rc = 16;
+    store_close(st);
+    return rc;
+}
+
+static void ro_prepare(struct fx *f)
+{
+    const char *old[] = {"ro-old"};
+    struct store_bulk_result r;
+
+    fx_open(f);
+    assert_int_equal(store_lock_accounts(f->st, old, 1, 0, STORE_SCOPE_ALL,
+                                         actor(T0), false, &r),
+                     LR_OK);
+    fx_close(f);
+}
+
+static void ro_check_unchanged(struct fx *f)
+{
+    struct store_lock l;
+    struct store_audit a[4];
+    size_t n;
+
+    chmod(f->dir, 0700);
+    chmod(f->db, 0600);
+    fx_open(f);
+    assert_int_equal(store_lock_count(f->st), 1);
+    assert_int_equal(store_lock_get(f->st, "ro-new", T0, &l), LR_NOTFOUND);
+    assert_int_equal(store_audit_list(f->st, 4, a, &n), LR_OK);
+    assert_int_equal(n, 1);
+}
+
+static void test_store_lock_accounts_read_only_file(void **state)
+{
+    struct fx *f = *state;
+
+    ro_prepare(f);
+    assert_int_equal(chmod(f->dir, 0777), 0);
+    assert_int_equal(chmod(f->db, 0444), 0);
+    assert_int_equal(run_unprivileged(f, ro_body), 0);
+    ro_check_unchanged(f);
+}
+
+static void test_store_lock_accounts_read_only_dir(void **state)
+{
+    struct fx *f = *state;
+
+    ro_prepare(f);
+    assert_int_equal(chmod(f->db, 0444), 0);
+    assert_int_equal(chmod(f->dir, 0555), 0);
+    assert_int_equal(run_unprivileged(f, ro_body), 0);
+    ro_check_unchanged(f);
+}
+
+static void test_store_lock_accounts_disk_full(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = fx_opts(f);
+    struct store_bulk_result r;
+    struct store_lock l;
+    size_t ok = 0, n;
+    char **ids = NULL;
+    struct store_audit a[64];
+    int rc = LR_OK;
+
+    o.max_bytes = 256 * 1024;
+    assert_int_equal(store_open(&o, &f->st, NULL, 0), LR_OK);
+    while (rc == LR_OK && ok < 50) {
+        free(ids);
+        ids = make_ids("full", ok * 1000, 1000);
+        rc = lock_ids(f->st, ids, 1000, 0, T0, &r);
+        if (rc == LR_OK)
+            ok++;
+    }
+    assert_int_equal(rc, LR_STORE);
+    assert_true(ok >= 1);
+    assert_int_equal(store_lock_count(f->st), ok * 1000);
+    assert_int_equal(store_lock_get(f->st, ids[0], T0, &l), LR_NOTFOUND);
+    assert_int_equal(store_lock_get(f->st, ids[999], T0, &l), LR_NOTFOUND);
+    fx_open(f); /* no cap now */
+    assert_int_equal(store_lock_count(f->st), ok * 1000);
+    assert_int_equal(store_lock_get(f->st, ids[0], T0, &l), LR_NOTFOUND);
+    assert_int_equal(store_audit_list(f->st, 64, a, &n), LR_OK);
+    assert_int_equal(n, ok);
+    free(ids);
+}
+
+/* ---- profiles ---------------------------------------------------------- */
+
+static void fill_profile(struct store_profile *p, const char *id, size_t nd)
+{
+    memset(p, 0, sizeof(*p));
+    lr_strlcpy(p->account_id, id, sizeof(p->account_id));
+    for (size_t i = 0; i < nd; i++) {
+        snprintf(p->devices[i].id, sizeof(p->devices[i].id), "device-%zu-%s", i,
+                 i == 0 ? "\xc3\xa9t\xc3\xa9" : "x");
+        p->devices[i].first_ms = T0 - (int64_t)i * 1000;
+        p->devices[i].last_ms = T0 + (int64_t)i;
+    }
+    p->n_devices = nd;
+    strcpy(p->countries[0], "GB");
+    strcpy(p->countries[1], "FR");
+    strcpy(p->countries[2], "");
+    p->n_countries = 3;
+    p->asns[0] = 64500;
+    p->asns[1] = 4294967295u;
+    p->n_asns = 2;
+    p->last_success_ms = T0;
+    p->last_has_location = true;
+    p->last_lat = 51.5072;
+    p->last_lon = -0.1276;
+    p->last_radius_km = 20;
+    strcpy(p->last_country, "GB");
+    strcpy(p->last_city, "London");
+    p->flagged_spray = true;
+}
+
+static void assert_profile_equal(const struct store_profile *a,
+                                 const struct store_profile *b)
+{
+    assert_string_equal(a->account_id, b->account_id);
+    assert_int_equal(a->n_devices, b->n_devices);
+    for (size_t i = 0; i < a->n_devices; i++) {
+        assert_string_equal(a->devices[i].id, b->devices[i].id);
+        assert_int_equal(a->devices[i].first_ms, b->devices[i].first_ms);
+        assert_int_equal(a->devices[i].last_ms, b->devices[i].last_ms);
+    }
+    assert_int_equal(a->n_countries, b->n_countries);
+    for (size_t i = 0; i < a->n_countries; i++)
+        assert_string_equal(a->countries[i], b->countries[i]);
+    assert_int_equal(a->n_asns, b->n_asns);
+    assert_memory_equal(a->asns, b->asns, a->n_asns * sizeof(a->asns[0]));
+    assert_int_equal(a->last_success_ms, b->last_success_ms);
+    assert_int_equal(a->last_has_location, b->last_has_location);
+    assert_true(a->last_lat == b->last_lat && a->last_lon == b->last_lon);
+    assert_int_equal(a->last_radius_km, b->last_radius_km);
+    assert_string_equal(a->last_country, b->last_country);
+    assert_string_equal(a->last_city, b->last_city);
+    assert_int_equal(a->flagged_spray, b->flagged_spray);
+}
+
+static void test_store_profile_save_round_trip(void **state)
+{
+    struct fx *f = *state;
+    struct store_profile *p = malloc(sizeof(*p)), *q = malloc(sizeof(*q));
+
+    fx_open(f);
+    fill_profile(p, "acct-1", STORE_DEVICES_MAX);
+    assert_int_equal(store_profile_load(f->st, "acct-1", q), LR_NOTFOUND);
+    assert_int_equal(store_profile_save(f->st, p), LR_OK);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    assert_int_equal(store_profile_load(f->st, "acct-1", q), LR_OK);
+    assert_profile_equal(p, q);
+    /* An upsert replaces the whole profile; reopen reads it from disk. */
+    fill_profile(p, "acct-1", 1);
+    p->last_has_location = false;
+    p->last_lat = p->last_lon = 0;
+    p->flagged_spray = false;
+    assert_int_equal(store_profile_save(f->st, p), LR_OK);
+    fx_open(f);
+    assert_int_equal(store_profile_load(f->st, "acct-1", q), LR_OK);
+    assert_profile_equal(p, q);
+    free(p);
+    free(q);
+}
+
+static void test_store_profile_save_bounds(void **state)
+{
+    struct fx *f = *state;
+    struct store_profile *p = malloc(sizeof(*p));
+
+    fx_open(f);
+    fill_profile(p, "acct-2", 2);
+    p->n_devices = STORE_DEVICES_MAX + 1;
+    assert_int_equal(store_profile_save(f->st, p), LR_INVALID);
+    fill_profile(p, "acct-2", 2);
+    p->n_asns = STORE_PLACES_MAX + 1;
+    assert_int_equal(store_profile_save(f->st, p), LR_INVALID);
+    fill_profile(p, "acct-2", 2);
+    memset(p->devices[1].id, 'z', sizeof(p->devices[1].id));
+    assert_int_equal(store_profile_save(f->st, p), LR_INVALID);
+    fill_profile(p, "", 2);
+    assert_int_equal(store_profile_save(f->st, p), LR_INVALID);
+    memset(p->last_country, 'Q', sizeof(p->last_country));
+    assert_int_equal(store_profile_save(f->st, p), LR_INVALID);
+    assert_int_equal(store_profile_load(f->st, "", p), LR_INVALID);
+    free(p);
+}
+
+static void test_store_profile_load_damaged(void **state)
+{
+    struct fx *f = *state;
+    struct store_profile *p = malloc(sizeof(*p));
+
+    fx_open(f);
+    fill_profile(p, "acct-3", 3);
+    assert_int_equal(store_profile_save(f->st, p), LR_OK);
+    fx_close(f);
+    sql_exec(f->db, "UPDATE profiles SET seen = x'01ff' WHERE"
+                    " account_id = 'acct-3'");
+    fx_open(f);
+    assert_int_equal(store_profile_load(f->st, "acct-3", p), LR_CORRUPT);
+    free(p);
+}
+
+/* Hostile blobs straight into the decoder. */
+static void test_store_prof_blob_decode_hostile(void **state)
+{
+    struct store_profile *p = malloc(sizeof(*p));
+    struct store_prof_rec *rec = NULL;
+    unsigned char bad[4][8] = {
+        {2, 0, 0, 0},       /* unknown version */
+        {1, 33, 0, 0},      /* too many devices */
+        {1, 0, 0, 0, 0x7f}, /* trailing byte */
+        {1, 1, 5, 0, 'a'},  /* device id longer than the blob */
+    };
+    size_t lens[4] = {4, 4, 5, 5};
+
+    (void)state;
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(store_prof_blob_decode(bad[i], lens[i], p),
+                         LR_CORRUPT);
+    assert_int_equal(store_prof_blob_decode(NULL, 0, p), LR_CORRUPT);
+    fill_profile(p, "blob", 4);
+    assert_int_equal(store_prof_pack(p, T0, &rec), LR_OK);
+    for (size_t cut = 0; cut < rec->blob_len; cut++)
+        assert_int_equal(store_prof_blob_decode(rec->blob, cut, p), LR_CORRUPT);
+    assert_int_equal(store_prof_blob_decode(rec->blob, rec->blob_len, p),
+                     LR_OK);
+    assert_int_equal(p->n_devices, 4);
+    free(rec);
+    free(p);
+}
+
+/* ---- history ----------------------------------------------------------- */
+
+static void ip4(struct store_login *l, const char *dotted)
+{
+    unsigned a, b, c, d;
+
+    assert_int_equal(sscanf(dotted, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
+    memset(l->ip, 0, sizeof(l->ip));
+    l->ip[0] = (uint8_t)a;
+    l->ip[1] = (uint8_t)b;
+    l->ip[2] = (uint8_t)c;
+    l->ip[3] = (uint8_t)d;
+    l->ip_family = 4;
+}
+
+static void ip6(struct store_login *l, uint16_t w0, uint16_t w1, uint16_t w2,
+                uint16_t w3, uint16_t last)
+{
+    uint16_t w[8] = {w0, w1, w2, w3, 0, 0, 0, last};
+
+    for (int i = 0; i < 8; i++) {
+        l->ip[2 * i] = (uint8_t)(w[i] >> 8);
+        l->ip[2 * i + 1] = (uint8_t)w[i];
+    }
+    l->ip_family = 6;
+}
+
+static void login(struct store *st, const char *acct, int64_t dt, int cred,
+                  int action, uint32_t asn, const char *cc, const char *dev,
+                  const struct store_login *ipsrc)
+{
+    struct store_login l;
+
+    memset(&l, 0, sizeof(l));
+    lr_strlcpy(l.account_id, acct, sizeof(l.account_id));
+    snprintf(l.request_id, sizeof(l.request_id), "req-%s-%lld", acct,
+             (long long)dt);
+    l.ts_ms = T0 + dt;
+    memcpy(l.ip, ipsrc->ip, 16);
+    l.ip_family = ipsrc->ip_family;
+    lr_strlcpy(l.device_id, dev, sizeof(l.device_id));
+    l.credential = cred;
+    l.action = action;
+    l.score = 30;
+    lr_strlcpy(l.country, cc, sizeof(l.country));
+    strcpy(l.city, "Somewhere");
+    l.has_location = true;
+    l.lat = 48.85;
+    l.lon = 2.35;
+    l.asn = asn;
+    strcpy(l.reasons[0], "NEW_DEVICE");
+    strcpy(l.reasons[1], "RULE:office-hours");
+    l.n_reasons = 2;
+    assert_int_equal(store_history_append(st, &l), LR_OK);
+}
+
+/* The data set of the query tests: who logged in from where and how. */
+static void history_fixture(struct store *st)
+{
+    struct store_login a;
+
+    ip4(&a, "192.0.2.10");
+    login(st, "alice", 0, LR_CRED_VALID, LR_ACTION_ALLOW, 64500, "GB", "dev-a",
+          &a);
+    ip4(&a, "192.0.2.77");
+    login(st, "bob", 1000, LR_CRED_INVALID, LR_ACTION_CAPTCHA, 64500, "GB",
+          "dev-b", &a);
+    ip4(&a, "198.51.100.5");
+    login(st, "carol", 2000, LR_CRED_VALID, LR_ACTION_ALLOW, 64501, "FR",
+          "dev-c", &a);
+    ip6(&a, 0x2001, 0xdb8, 0x1, 0xffff, 1);
+    login(st, "dave", 3000, LR_CRED_VALID, LR_ACTION_CHALLENGE_2FA, 64502, "US",
+          "dev-a", &a);
+    ip6(&a, 0x2001, 0xdb8, 0x2, 0, 1);
+    login(st, "erin", 4000, LR_CRED_VALID, LR_ACTION_ALLOW, 64502, "US",
+          "dev-e", &a);
+    ip4(&a, "192.0.2.200");
+    login(st, "frank", 5000, LR_CRED_VALID, LR_ACTION_LOCK, 64500, "GB", "",
+          &a);
+    ip4(&a, "203.0.113.9");
+    login(st, "alice", 6000, LR_CRED_VALID, LR_ACTION_ALLOW, 64503, "DE",
+          "dev-a2", &a);
+    /* Just past the IPv4-mapped block, so a v4 range must not reach it. */
+    ip6(&a, 0, 0, 0, 0, 0);
+    a.ip[10] = 0xff;
+    a.ip[11] = 0xff;
+    a.ip[12] = 0xff;
+    a.ip[13] = 0xff;
+    a.ip[14] = 0xff;
+    a.ip[15] = 0xff;
+    a.ip[9] = 0x01;
+    login(st, "gina", 7000, LR_CRED_VALID, LR_ACTION_ALLOW, 64504, "JP",
+          "dev-g", &a);
+}
+
+static void expect_query(struct store *st, const struct store_query *q,
+                         const char *want)
+{
+    char got[512] = "";
+
+    assert_int_equal(store_history_query(st, q, collect_account, got), LR_OK);
+    assert_string_equal(got, want);
+}
+
+static void test_store_history_query_cidr(void **state)
+{
+    struct fx *f = *state;
+    uint8_t nets[2][16] = {{192, 0, 2, 0},
+                           {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01}};
+    uint8_t fams[2] = {4, 6}, bits[2] = {24, 48}, zero[1][16] = {{0}};
+    uint8_t four = 4, none = 0;
+    struct store_query q = {0};
+
+    fx_open(f);
+    history_fixture(f->st);
+    q = (struct store_query){.cidr_nets = nets,
+                             .cidr_families = fams,
+                             .cidr_bits = bits,
+                             .n_cidrs = 1};
+    expect_query(f->st, &q, "alice;bob;frank;");
+    q.successful_only = true;
+    expect_query(f->st, &q, "alice;");
+    q = (struct store_query){.cidr_nets = nets + 1,
+                             .cidr_families = fams + 1,
+                             .cidr_bits = bits + 1,
+                             .n_cidrs = 1};
+    expect_query(f->st, &q, "dave;");
+    q = (struct store_query){.cidr_nets = nets,
+                             .cidr_families = fams,
+                             .cidr_bits = bits,
+                             .n_cidrs = 2};
+    expect_query(f->st, &q, "alice;bob;dave;frank;");
+    q.since_ms = T0 + 1000;
+    expect_query(f->st, &q, "bob;dave;frank;");
+    /* 0.0.0.0/0 is every IPv4 login and nothing else. */
+    q = (struct store_query){.cidr_nets = zero,
+                             .cidr_families = &four,
+                             .cidr_bits = &none,
+                             .n_cidrs = 1};
+    expect_query(f->st, &q, "alice;bob;carol;frank;");
+}
+
+static void test_store_history_query_fields(void **state)
+{
+    struct fx *f = *state;
+    uint32_t asns[] = {64502};
+    const char *gb_de[] = {"GB", "DE"}, *fr[] = {"FR"};
+    struct store_query q = {.asns = asns, .n_asns = 1};
+
+    fx_open(f);
+    history_fixture(f->st);
+    expect_query(f->st, &q, "dave;erin;");
+    q = (struct store_query){.countries = fr, .n_countries = 1};
+    expect_query(f->st, &q, "carol;");
+    q = (struct store_query){.countries = gb_de, .n_countries = 2};
+    expect_query(f->st, &q, "alice;bob;frank;");
+    q = (struct store_query){.device_id = "dev-a"};
+    expect_query(f->st, &q, "alice;dave;");
+    q = (struct store_query){.since_ms = T0 + 1000, .until_ms = T0 + 3000};
+    expect_query(f->st, &q, "bob;carol;dave;");
+    q = (struct store_query){.successful_only = true};
+    expect_query(f->st, &q, "alice;carol;dave;erin;gina;");
+    q = (struct store_query){.limit = 2};
+    expect_query(f->st, &q, "alice;bob;");
+    q = (struct store_query){.countries = gb_de,
+                             .n_countries = 2,
+                             .successful_only = true,
+                             .since_ms = T0 + 1};
+    expect_query(f->st, &q, "alice;");
+}
+
+static void test_store_history_query_invalid(void **state)
+{
+    struct fx *f = *state;
+    uint8_t nets[1][16] = {{10}}, fam = 4, bits = 33, six = 7;
+    const char *bad[] = {"GBR"}, *nul[] = {NULL};
+    struct store_query q = {.cidr_nets = nets,
+                            .cidr_families = &fam,
+                            .cidr_bits = &bits,
+                            .n_cidrs = 1};
+    char got[8] = "";
+
+    fx_open(f);
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_INVALID);
+    q.cidr_families = &six;
+    bits = 8;
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_INVALID);
+    q = (struct store_query){.countries = bad, .n_countries = 1};
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_INVALID);
+    q = (struct store_query){.countries = nul, .n_countries = 1};
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_INVALID);
+    q = (struct store_query){.n_asns = STORE_QUERY_TERMS_MAX + 1};
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_INVALID);
+    q = (struct store_query){.device_id = ""};
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_INVALID);
+}
+
+struct recent {
+    struct store_login rows[4];
+    size_t n;
+};
+
+static void collect_recent(const struct store_login *l, void *arg)
+{
+    struct recent *r = arg;
+
+    if (r->n < 4)
+        r->rows[r->n] = *l;
+    r->n++;
+}
+
+static void test_store_history_recent_per_account(void **state)
+{
+    struct fx *f = *state;
+    struct recent *r = calloc(1, sizeof(*r));
+    const struct store_login *l;
+
+    fx_open(f);
+    history_fixture(f->st);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    assert_int_equal(
+        store_history_recent(f->st, "alice", 10, collect_recent, r), LR_OK);
+    assert_int_equal(r->n, 2);
+    l = &r->rows[0];
+    assert_int_equal(l->ts_ms, T0 + 6000);
+    assert_int_equal(l->ip_family, 4);
+    assert_int_equal(l->ip[0], 203);
+    assert_int_equal(l->ip[3], 9);
+    assert_int_equal(l->ip[4], 0);
+    assert_string_equal(l->country, "DE");
+    assert_string_equal(l->device_id, "dev-a2");
+    assert_string_equal(l->city, "Somewhere");
+    assert_string_equal(l->request_id, "req-alice-6000");
+    assert_true(l->has_location && l->lat == 48.85 && l->lon == 2.35);
+    assert_int_equal(l->asn, 64503);
+    assert_int_equal(l->n_reasons, 2);
+    assert_string_equal(l->reasons[1], "RULE:office-hours");
+    assert_int_equal(r->rows[1].ts_ms, T0);
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(store_history_recent(f->st, "dave", 1, collect_recent, r),
+                     LR_OK);
+    assert_int_equal(r->n, 1);
+    assert_int_equal(r->rows[0].ip_family, 6);
+    assert_int_equal(r->rows[0].ip[0], 0x20);
+    assert_int_equal(r->rows[0].ip[15], 1);
+    assert_int_equal(r->rows[0].action, LR_ACTION_CHALLENGE_2FA);
+    free(r);
+}
+
+static void test_store_history_append_invalid(void **state)
+{
+    struct fx *f = *state;
+    struct store_login l = {.account_id = "a", .ip_family = 5};
+
+    fx_open(f);
+    assert_int_equal(store_history_append(f->st, &l), LR_INVALID);
+    l.ip_family = 4;
+    strcpy(l.reasons[0], "A,B");
+    l.n_reasons = 1;
+    assert_int_equal(store_history_append(f->st, &l), LR_INVALID);
+    l.n_reasons = STORE_REASONS_MAX + 1;
+    assert_int_equal(store_history_append(f->st, &l), LR_INVALID);
+    l.n_reasons = 0;
+    memset(l.city, 'c', sizeof(l.city));
+    assert_int_equal(store_history_append(f->st, &l), LR_INVALID);
+    assert_int_equal(store_dropped_writes(f->st), 0);
+}
+
+static void test_store_close_drains_queue(void **state)
+{
+    struct fx *f = *state;
+    struct recent *r = calloc(1, sizeof(*r));
+    struct store_login a;
+
+    fx_open(f);
+    ip4(&a, "192.0.2.1");
+    for (int i = 0; i < 3; i++)
+        login(f->st, "drain", i, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d",
+              &a);
+    fx_open(f); /* closes without a flush */
+    assert_int_equal(
+        store_history_recent(f->st, "drain", 10, collect_recent, r), LR_OK);
+    assert_int_equal(r->n, 3);
+    free(r);
+}
+
+/* A writer stuck behind another process's write lock: the queue fills. */
+static void test_store_history_append_queue_full(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = fx_opts(f);
+    struct store_login a;
+    sqlite3 *blocker = NULL;
+    size_t accepted = 0, full = 0;
+
+    o.queue_cap = 8;
+    o.batch = 4;
+    assert_int_equal(store_open(&o, &f->st, NULL, 0), LR_OK);
+    assert_int_equal(sqlite3_open(f->db, &blocker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    ip4(&a, "192.0.2.1");
+    for (int i = 0; i < 200; i++) {
+        struct store_login l;
+        int rc;
+
+        memset(&l, 0, sizeof(l));
+        snprintf(l.account_id, sizeof(l.account_id), "q%03d", i);
+        memcpy(l.ip, a.ip, 16);
+        l.ip_family = 4;
+        rc = store_history_append(f->st, &l);
+        assert_true(rc == LR_OK || rc == LR_FULL);
+        accepted += rc == LR_OK;
+        full += rc == LR_FULL;
+        assert_true(store_queue_depth(f->st) <= 8);
+    }
+    assert_true(accepted <= 8 + 4);
+    assert_int_equal(store_dropped_writes(f->st), full);
+    assert_int_equal(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(blocker);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    assert_int_equal(store_queue_depth(f->st), 0);
+    assert_int_equal(store_dropped_writes(f->st), full);
+    fx_close(f);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM history"),
+                     (int64_t)accepted);
+}
+
+static void test_store_purge_retention(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"gone-lock", "kept-lock"};
+    int64_t now = lr_now_ms(), dt_old, dt_new;
+    struct store_bulk_result r;
+    struct store_login a;
+    uint64_t deleted = 0;
+    struct store_query q = {0};
+
+    fx_open(f); /* retention_days = 7 */
+    ip4(&a, "192.0.2.1");
+    dt_old = now - 3 * 86400000LL - T0;
+    dt_new = now - 3600000LL - T0;
+    login(f->st, "old-login", dt_old, LR_CRED_VALID, 1, 1, "GB", "d", &a);
+    login(f->st, "new-login", dt_new, LR_CRED_VALID, 1, 1, "GB", "d", &a);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 1, STORE_SCOPE_ALL,
+                                         actor(now - 60000), false, &r),
+                     LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, ids + 1, 1, 0, STORE_SCOPE_ALL,
+                                         actor(now), false, &r),
+                     LR_OK);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    /* Five days on, the 3-day-old login is 8 days old: past retention. */
+    assert_int_equal(store_purge(f->st, now + 5 * 86400000LL, &deleted), LR_OK);
+    assert_int_equal(deleted, 1);
+    expect_query(f->st, &q, "new-login;");
+    assert_int_equal(store_purge(f->st, now, &deleted), LR_OK);
+    assert_int_equal(deleted, 0);
+    fx_close(f);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM locks"), 1);
+}
+
+/* ---- codec ------------------------------------------------------------- */
+
+static void test_store_cidr_range_edges(void **state)
+{
+    uint8_t net[16] = {10, 1, 2, 3}, lo[16], hi[16];
+    uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0xab, 0xcd, 0xff};
+
+    (void)state;
+    assert_int_equal(store_cidr_range(net, 4, 32, lo, hi), LR_OK);
+    assert_memory_equal(lo, hi, 16);
+    assert_int_equal(lo[10], 0xff);
+    assert_int_equal(lo[15], 3);
+    assert_int_equal(store_cidr_range(net, 4, 8, lo, hi), LR_OK);
+    assert_int_equal(lo[12], 10);
+    assert_int_equal(lo[13], 0);
+    assert_int_equal(hi[13], 0xff);
+    assert_int_equal(hi[15], 0xff);
+    assert_int_equal(store_cidr_range(v6, 6, 48, lo, hi), LR_OK);
+    assert_int_equal(lo[5], 0xcd);
+    assert_int_equal(lo[6], 0);
+    assert_int_equal(hi[6], 0xff);
+    assert_int_equal(store_cidr_range(v6, 6, 0, lo, hi), LR_OK);
+    assert_int_equal(lo[0], 0);
+    assert_int_equal(hi[0], 0xff);
+    assert_int_equal(store_cidr_range(v6, 6, 129, lo, hi), LR_INVALID);
+    assert_int_equal(store_cidr_range(net, 4, 33, lo, hi), LR_INVALID);
+    assert_int_equal(store_cidr_range(net, 5, 8, lo, hi), LR_INVALID);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_store_open_creates_schema),
+        T(test_store_open_invalid_args),
+        T(test_store_open_migrates_v1),
+        T(test_store_open_newer_version_refused),
+        T(test_store_open_corrupt_random_bytes),
+        T(test_store_open_corrupt_truncated),
+        T(test_store_open_other_application),
+        T(test_store_lock_accounts_basic),
+        T(test_store_lock_accounts_idempotent),
+        T(test_store_lock_accounts_scope_upgrade),
+        T(test_store_lock_accounts_dry_run),
+        T(test_store_lock_accounts_expiry),
+        T(test_store_lock_accounts_past_clock),
+        T(test_store_lock_accounts_invalid),
+        T(test_store_unlock_accounts_basic),
+        T(test_store_audit_list_rows),
+        T(test_store_locks_list_paged),
+        T(test_store_open_reopen_keeps_locks),
+        T(test_store_lock_get_after_churn),
+        T(test_store_lock_get_concurrent),
+        T(test_store_lock_accounts_survives_kill9),
+        T(test_store_lock_accounts_read_only_file),
+        T(test_store_lock_accounts_read_only_dir),
+        T(test_store_lock_accounts_disk_full),
+        T(test_store_profile_save_round_trip),
+        T(test_store_profile_save_bounds),
+        T(test_store_profile_load_damaged),
+        T(test_store_prof_blob_decode_hostile),
+        T(test_store_history_query_cidr),
+        T(test_store_history_query_fields),
+        T(test_store_history_query_invalid),
+        T(test_store_history_recent_per_account),
+        T(test_store_history_append_invalid),
+        T(test_store_close_drains_queue),
+        T(test_store_history_append_queue_full),
+        T(test_store_purge_retention),
+        T(test_store_cidr_range_edges),
+    };
+
+    lr_log_set_level(LR_LOG_WARN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
