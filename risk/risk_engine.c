@@ -361,12 +361,12 @@ int risk_engine_set_policy(struct risk_engine *e, const struct cfg *cfg,
 /* ---- locks ------------------------------------------------------------- */
 
 int risk_auto_lock(struct risk_engine *e, const struct risk_policy *p,
-                   const char *account, const char *reason, const char *ticket,
-                   int64_t now_ms)
+                   const char *account, const char *actor, const char *reason,
+                   const char *ticket, int64_t now_ms)
 {
     const struct cfg_locks *l = &p->cfg->locks;
     struct store_actor who = {
-        .actor = "auto", .reason = reason, .ticket = ticket, .now_ms = now_ms};
+        .actor = actor, .reason = reason, .ticket = ticket, .now_ms = now_ms};
     struct store_bulk_result res;
     enum store_lock_scope scope = l->auto_scope == CFG_LOCK_SCOPE_UNFAMILIAR
                                       ? STORE_SCOPE_UNFAMILIAR
@@ -435,9 +435,14 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
     if (rc)
         return rc;
     risk_place_from_geo(g, &c->place);
-    c->anonymous = g->is_anonymous || g->is_vpn || g->is_proxy ||
-                   risk_policy_anonymous_asn(p, g->asn);
+    /* R-GEO-4/5/6: each kind of anonymity scores once, by its most
+     * specific signal; is_anonymous is MaxMind's umbrella flag, also set
+     * for hosting and Tor. */
     c->hosting = g->is_hosting || risk_policy_hosting_asn(p, g->asn);
+    c->anonymous = g->is_vpn || g->is_proxy ||
+                   risk_policy_anonymous_asn(p, g->asn) ||
+                   (g->is_anonymous && !c->hosting && !g->is_tor);
+    c->masked = c->anonymous || c->hosting || g->is_tor || g->is_anonymous;
     c->failure = a->credential == LR_CRED_INVALID ||
                  a->credential == LR_CRED_UNKNOWN_ACCOUNT;
     risk_keys_make(e->seed, &a->ip, a->account_id, device_of(a), &c->k);

@@ -253,7 +253,7 @@ struct risk_wave {
 };
 
 /* Direct-mapped memory of the last sources per fingerprint (R-SPRAY-1). */
-#define RISK_SPRAY_SOURCES 8
+#define RISK_SPRAY_SOURCES 16
 struct risk_spray_slot {
     uint8_t fp[RISK_FP_LEN];
     uint64_t src[RISK_SPRAY_SOURCES][3]; /* ip, net, device mark keys */
@@ -303,10 +303,14 @@ int risk_win_short(const struct risk_engine *e);
 int risk_win_mid(const struct risk_engine *e);
 int risk_win_long(const struct risk_engine *e);
 
-/** Places an automatic lock (R-STATE-1) with actor "auto". */
+/**
+ * Places an automatic lock (R-STATE-1) with locks.auto_scope and
+ * locks.auto_duration_s; @p actor is "auto:<WHY>" and becomes the source.
+ */
 LR_WUR int risk_auto_lock(struct risk_engine *e, const struct risk_policy *p,
-                          const char *account, const char *reason,
-                          const char *ticket, int64_t now_ms);
+                          const char *account, const char *actor,
+                          const char *reason, const char *ticket,
+                          int64_t now_ms);
 
 /* ---- one evaluation ---------------------------------------------------- */
 
@@ -327,8 +331,9 @@ struct risk_ctx {
     struct risk_place place;
     struct risk_pview pv;
     bool failure;   /* INVALID or UNKNOWN_ACCOUNT */
-    bool anonymous; /* R-GEO-4 source */
-    bool hosting;   /* R-GEO-5 source */
+    bool anonymous; /* R-GEO-4 fires */
+    bool hosting;   /* R-GEO-5 fires */
+    bool masked;    /* any anonymous, hosting or Tor source (R-TRAVEL-2) */
     struct risk_vcounts ip, net, net48, asn, acct, dev, glob;
     bool wave;
     double wave_baseline;

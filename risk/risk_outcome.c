@@ -12,7 +12,8 @@
  *    account and the IP.
  *  - CONFIRMED_FRAUD: marks the IP and device (FRAUD_IP, FRAUD_DEVICE for
  *    30 days), forgets the device as known, and locks the account when
- *    locks.lock_on_confirmed_fraud (actor "auto", scope locks.auto_scope).
+ *    locks.lock_on_confirmed_fraud (actor "auto:CONFIRMED_FRAUD", scope
+ *    locks.auto_scope, duration locks.auto_duration_s).
  * A decision that answered ACTION_LOCK is not learned from a passed
  * challenge or captcha: the caller should not have challenged it; only an
  * analyst's CONFIRMED_LEGITIMATE overrides that.
@@ -93,7 +94,8 @@ static int outcome_fraud(struct risk_engine *e, const struct risk_policy *p,
     if (rc == LR_OK)
         rc = risk_profile_forget_device(e, p, rec->account_id, rec->device_id);
     if (rc == LR_OK && p->cfg->locks.lock_on_confirmed_fraud)
-        rc = risk_auto_lock(e, p, rec->account_id, "confirmed fraud",
+        rc = risk_auto_lock(e, p, rec->account_id, "auto:CONFIRMED_FRAUD",
+                            "confirmed fraud",
                             request_id, now_ms);
     return rc;
 }

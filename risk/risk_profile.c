@@ -28,13 +28,17 @@ struct risk_pdev {
     int64_t last_ms;
 };
 
+#define RISK_PENT_INLINE 64
+
 struct risk_pent {
     UT_hash_handle hh;
     struct risk_pent *prev; /* LRU: head is the most recently used */
     struct risk_pent *next;
-    char account[STORE_ID_MAX];
-    struct risk_pdev devs[STORE_DEVICES_MAX]; /* most recent first */
+    char account[RISK_PENT_INLINE]; /* the id, when it fits */
+    char *account_long;             /* else a copy */
+    struct risk_pdev *devs;         /* most recent first; NULL when none */
     size_t n_devs;
+    size_t devs_alloc;
     char countries[STORE_PLACES_MAX][GEO_COUNTRY_MAX];
     size_t n_countries;
     uint32_t asns[STORE_PLACES_MAX];
@@ -74,7 +78,38 @@ static void pent_clear(struct risk_pent *ent)
 {
     for (size_t i = 0; i < ent->n_devs; i++)
         free(ent->devs[i].id);
+    free(ent->devs);
+    free(ent->account_long);
     memset(ent, 0, sizeof(*ent));
+}
+
+static const char *pent_account(const struct risk_pent *ent)
+{
+    return ent->account_long ? ent->account_long : ent->account;
+}
+
+static int pent_set_account(struct risk_pent *ent, const char *account)
+{
+    if (lr_strlcpy(ent->account, account, sizeof(ent->account)) <
+        sizeof(ent->account))
+        return LR_OK;
+    ent->account_long = strdup(account);
+    return ent->account_long ? LR_OK : LR_NOMEM;
+}
+
+/* Makes room for @p n devices (n <= STORE_DEVICES_MAX). */
+static int devs_reserve(struct risk_pent *ent, size_t n)
+{
+    struct risk_pdev *v;
+
+    if (n <= ent->devs_alloc)
+        return LR_OK;
+    v = realloc(ent->devs, n * sizeof(*v));
+    if (!v)
+        return LR_NOMEM;
+    ent->devs = v;
+    ent->devs_alloc = n;
+    return LR_OK;
 }
 
 void risk_profiles_free(struct risk_profiles *pc)
@@ -180,6 +215,8 @@ static int pent_from_store(struct risk_pent *ent,
     size_t nd =
         sp->n_devices < STORE_DEVICES_MAX ? sp->n_devices : STORE_DEVICES_MAX;
 
+    if (devs_reserve(ent, nd))
+        return LR_NOMEM;
     for (size_t i = 0; i < nd; i++) {
         struct risk_pdev *d = &ent->devs[ent->n_devs];
 
@@ -211,7 +248,7 @@ static int pent_from_store(struct risk_pent *ent,
 static void pent_to_store(const struct risk_pent *ent, struct store_profile *sp)
 {
     memset(sp, 0, sizeof(*sp));
-    lr_strlcpy(sp->account_id, ent->account, sizeof(sp->account_id));
+    lr_strlcpy(sp->account_id, pent_account(ent), sizeof(sp->account_id));
     for (size_t i = 0; i < ent->n_devs; i++) {
         lr_strlcpy(sp->devices[i].id, ent->devs[i].id,
                    sizeof(sp->devices[i].id));
@@ -248,11 +285,13 @@ static int pent_insert(struct risk_profiles *pc, const struct risk_policy *p,
     ent = pent_take(pc, cap < 1 ? 1 : cap);
     if (!ent)
         return LR_NOMEM;
-    lr_strlcpy(ent->account, account, sizeof(ent->account));
-    if (sp)
+    rc = pent_set_account(ent, account);
+    if (rc == LR_OK && sp)
         rc = pent_from_store(ent, sp, pc->seed);
     if (rc == LR_OK) {
-        HASH_ADD_KEYPTR(hh, pc->map, ent->account, strlen(ent->account), ent);
+        const char *key = pent_account(ent);
+
+        HASH_ADD_KEYPTR(hh, pc->map, key, strlen(key), ent);
         if (!ent->hh.tbl)
             rc = LR_NOMEM;
     }
@@ -437,10 +476,12 @@ static int dev_touch(struct risk_pent *ent, const char *device, int64_t ts,
         dev_trim(ent, cap);
         return LR_OK;
     }
+    dev_trim(ent, cap - 1);
+    if (devs_reserve(ent, ent->n_devs + 1))
+        return LR_NOMEM;
     id = strdup(device);
     if (!id)
         return LR_NOMEM;
-    dev_trim(ent, cap - 1);
     ent->devs[ent->n_devs] =
         (struct risk_pdev){.h = risk_hash64(device, strlen(device), seed),
                            .id = id,

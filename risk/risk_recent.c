@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RISK_RECENT_INLINE 96
+#define RISK_RECENT_INLINE 64
 
 struct risk_rent {
     UT_hash_handle hh;

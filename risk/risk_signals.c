@@ -327,10 +327,10 @@ static const char *anonymous_kind(const struct risk_ctx *c)
     if (g->is_vpn)
         return "anonymous VPN";
     if (g->is_proxy)
-        return "public proxy";
-    if (g->is_anonymous)
-        return "anonymous network";
-    return "ASN on anonymous_asns";
+        return "proxy";
+    if (risk_policy_anonymous_asn(c->p, g->asn))
+        return "ASN on anonymous_asns";
+    return "anonymous network";
 }
 
 void risk_sig_geo(struct risk_ctx *c)

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RISK_SPRAY_SLOTS_MAX 16384
+#define RISK_SPRAY_SLOTS_MAX 8192
 
 int risk_spray_slots_new(struct risk_engine *e, uint32_t entries)
 {
@@ -164,7 +164,7 @@ static int spray_success(struct risk_ctx *c)
     rc = store_lock_get(c->e->store, a->account_id, a->timestamp_ms, &l);
     if (rc != LR_NOTFOUND)
         return rc;
-    return risk_auto_lock(c->e, c->p, a->account_id,
+    return risk_auto_lock(c->e, c->p, a->account_id, "auto:PASSWORD_SPRAY",
                           "valid password from a password-spray source",
                           a->request_id, a->timestamp_ms);
 }

@@ -10,9 +10,9 @@
  * infinite speed. Missing coordinates on either side mean no signal.
  *
  * Damping (R-TRAVEL-2), so VPN users are not punished twice: the points are
- * multiplied by travel.anonymous_damping when the current IP is anonymous or
- * hosting (its place is the exit's, not the user's; ANONYMOUS_IP or
- * HOSTING_IP already scores it) and by travel.known_device_damping when the
+ * multiplied by travel.anonymous_damping when the current IP is anonymous,
+ * hosting or a Tor exit (its place is the exit's, not the user's; ANONYMOUS_IP
+ * or HOSTING_IP already scores it) and by travel.known_device_damping when the
  * device is known. The minimum action (2FA by default) applies in full only
  * undamped; damped once it is capped at captcha; damped twice (a known
  * device on a VPN) it is dropped, leaving the reduced points. Damped to 0
@@ -86,7 +86,7 @@ void risk_sig_travel(struct risk_ctx *c)
     if (!travel_measure(c, &t))
         return;
     travel_detail(c, &t, detail, sizeof(detail));
-    if (c->anonymous || c->hosting) {
+    if (c->masked) {
         factor *= cfg->travel.anonymous_damping;
         damped++;
     }
@@ -104,7 +104,7 @@ void risk_sig_travel(struct risk_ctx *c)
     if (damped)
         risk_fire(c, LR_SIG_IMPOSSIBLE_TRAVEL, points, min,
                   "%s; damped x%.2f (%s%s%s)", detail, factor,
-                  c->anonymous || c->hosting ? "anonymous/hosting IP" : "",
+                  c->masked ? "anonymous/hosting IP" : "",
                   damped == 2 ? ", " : "",
                   c->pv.device_known ? "known device" : "");
     else
