@@ -3,11 +3,19 @@
  *
  * Shape. A table is a chained hash (through 32-bit entry numbers; one head
  * array of the next power of two >= cap/2, never rehashed) over fixed-size
- * entries allocated lazily in slabs of 1024, up to the cap. At the cap the
- * least recently used entry (tail of a doubly-linked list, also through
- * entry numbers) is unlinked and reused in place, so a flood of random keys
- * costs no allocation and no growth: memory stays under about
- * cap * risk_vtable_entry_bytes().
+ * entries allocated lazily in slabs of 1024, up to the cap. At the cap an
+ * entry is evicted and reused in place, so a flood of random keys costs no
+ * allocation and no growth: memory stays under cap * risk_vtable_entry_bytes().
+ *
+ * Eviction is CLOCK (second chance), an approximation of least recently
+ * used that costs a hit nothing but setting a bit in the entry it already
+ * holds: a doubly-linked LRU list would touch two more random cache lines
+ * per hit, which is most of the cost of a hit in a table larger than the
+ * cache. A new key starts unreferenced and a hit marks it; the hand sweeps
+ * the entries in order, clearing marks, and evicts the first unmarked one,
+ * so keys seen once (a flood) go before keys seen again. The sweep is capped
+ * at 1024 entries per eviction (then the entry under the hand goes), so no
+ * single hit pays for a whole lap.
  *
  * Keys. An entry holds a 128-bit digest of its key, not the key: two
  * SipHash-2-4 values under two independent random per-table keys. Every key
@@ -24,7 +32,9 @@
  * newest time moves forward, the buckets it passes over are zeroed (all of
  * them when it moves B buckets or more), so the ring always holds exactly
  * the buckets (head - B, head]. An older event goes to its bucket if that
- * bucket is still in the ring, per window, and is dropped otherwise.
+ * bucket is still in the ring, per window, and is dropped otherwise. The
+ * divisions by the fixed widths are multiplications by reciprocals
+ * (Granlund and Montgomery) for times in [0, 2^62) ms.
  *
  * Distinct members. A member is a 64-bit hash from the caller, mixed once
  * more here. Up to distinct_exact members within the longest window are kept
@@ -46,13 +56,14 @@
  * top out near 500,000). When every sketch of a key has rotated out, the key
  * counts exactly again. Members and sketches share the same bytes.
  *
- * Layout with 3 windows x 12 buckets and distinct_exact 16: a 40-byte header
- * (hash chain, LRU links, newest time, member count, digest), 144 bytes of
- * counts, 64 bytes of members or sketches: 248 bytes, plus 2 to 4 bytes of
+ * Layout with 3 windows x 12 buckets and distinct_exact 16: a 32-byte header
+ * (hash chain, CLOCK mark, member count, newest time, digest), 144 bytes of
+ * counts, 64 bytes of members or sketches: 240 bytes, plus 2 to 4 bytes of
  * hash heads per entry. risk_vtable_entry_bytes() reports the figure.
  */
 #include "risk/risk_velocity.h"
 
+#include <endian.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +78,9 @@
 #define VEXACT_MAX 4096
 #define VWIDE_CAP 4096
 #define VUNITS_MAX 32000 /* longest window in member time units */
+#define VCLOCK_SCAN 1024 /* marked entries passed per eviction, at most */
 #define VSKETCH 0xffff   /* n_exact of a key counting with sketches */
+#define VDIV_BITS 62     /* reciprocal division for 0 <= n < 2^62 */
 #define HLL_M 16
 #define HLL_RANK_MAX 15
 #define HLL_ALPHA_MM (0.673 * HLL_M * HLL_M)
@@ -75,10 +88,9 @@
 /* Entry header; counts and members follow at offsets kept in the table. */
 struct vent {
     uint32_t hnext;   /* next entry number in the hash chain, 0 = none */
-    uint32_t prev;    /* LRU neighbour towards the most recent, 0 = none */
-    uint32_t next;    /* LRU neighbour towards the least recent, 0 = none */
     uint16_t n_exact; /* exact members held, or VSKETCH */
-    uint16_t spare;
+    uint8_t mark;     /* CLOCK: hit since the hand last passed */
+    uint8_t spare;
     int64_t newest_ms;
     uint64_t id[2]; /* 128-bit keyed digest of the key */
 };
@@ -88,13 +100,21 @@ struct vmember {
     uint16_t t; /* last seen, in time units, modulo 2^16 */
 };
 
+/* Division by a constant d as a multiplication (Granlund-Montgomery). */
+struct vdiv {
+    int64_t d;
+    uint64_t m;
+    unsigned shift;
+};
+
 struct risk_vtable {
     struct risk_vtable_opts o;
-    int64_t width_ms[CFG_WINDOWS_MAX];  /* one bucket */
-    int64_t period_ms[CFG_WINDOWS_MAX]; /* the whole window */
-    int64_t unit_ms;                    /* member time unit */
-    uint64_t k[4];                      /* two SipHash keys */
-    bool wide;                          /* 32-bit counts */
+    struct vdiv width[CFG_WINDOWS_MAX];  /* one bucket, ms */
+    struct vdiv period[CFG_WINDOWS_MAX]; /* the whole window, ms */
+    struct vdiv unit;                    /* member time unit, ms */
+    struct vdiv nbuckets;
+    uint64_t k[4]; /* two SipHash keys */
+    bool wide;     /* 32-bit counts */
     size_t esize;
     size_t fail_off; /* attempt counts start right after the header */
     size_t dist_off;
@@ -105,11 +125,19 @@ struct risk_vtable {
     uint32_t *heads;
     uint32_t mask;
     uint32_t used; /* entries handed out, numbered 1..used */
-    uint32_t mru;
-    uint32_t lru;
+    uint32_t hand; /* CLOCK hand, 1..cap */
     uint64_t evictions;
     size_t mem;
-    double lc[HLL_M + 1]; /* linear counting: m ln(m / zeros) */
+    double lc[HLL_M + 1];    /* linear counting: m ln(m / zeros) */
+    double pair_sum[256];    /* 2^-lo + 2^-hi for a byte of two registers */
+    uint8_t pair_zeros[256]; /* zero registers in that byte */
+};
+
+/* Where one key's windows stand at a reference time: per window, the
+ * newest bucket held and the oldest bucket that counts. */
+struct vview {
+    int64_t head[CFG_WINDOWS_MAX];
+    int64_t oldest[CFG_WINDOWS_MAX];
 };
 
 /* ---- SipHash-2-4 (Aumasson and Bernstein, 2012), from the paper -------- */
@@ -119,58 +147,64 @@ static uint64_t rotl64(uint64_t x, int b)
     return (x << b) | (x >> (64 - b));
 }
 
-static void sip_round(uint64_t v[4])
+/* One SipRound; inlined by force, as a call per round costs more than it */
+__attribute__((always_inline)) static inline void
+sip_round(uint64_t *v0, uint64_t *v1, uint64_t *v2, uint64_t *v3)
 {
-    v[0] += v[1];
-    v[1] = rotl64(v[1], 13);
-    v[1] ^= v[0];
-    v[0] = rotl64(v[0], 32);
-    v[2] += v[3];
-    v[3] = rotl64(v[3], 16);
-    v[3] ^= v[2];
-    v[0] += v[3];
-    v[3] = rotl64(v[3], 21);
-    v[3] ^= v[0];
-    v[2] += v[1];
-    v[1] = rotl64(v[1], 17);
-    v[1] ^= v[2];
-    v[2] = rotl64(v[2], 32);
+    *v0 += *v1;
+    *v1 = rotl64(*v1, 13);
+    *v1 ^= *v0;
+    *v0 = rotl64(*v0, 32);
+    *v2 += *v3;
+    *v3 = rotl64(*v3, 16);
+    *v3 ^= *v2;
+    *v0 += *v3;
+    *v3 = rotl64(*v3, 21);
+    *v3 ^= *v0;
+    *v2 += *v1;
+    *v1 = rotl64(*v1, 17);
+    *v1 ^= *v2;
+    *v2 = rotl64(*v2, 32);
 }
 
 static uint64_t load_le64(const uint8_t *p, size_t n)
 {
     uint64_t x = 0;
 
+    if (n == 8) {
+        memcpy(&x, p, 8);
+        return le64toh(x);
+    }
     for (size_t i = 0; i < n; i++) {
         x |= (uint64_t)p[i] << (8 * i);
     }
     return x;
 }
 
-static void sip_absorb(uint64_t v[4], uint64_t m)
-{
-    v[3] ^= m;
-    sip_round(v);
-    sip_round(v);
-    v[0] ^= m;
-}
-
 static uint64_t sip24(const void *data, size_t len, uint64_t k0, uint64_t k1)
 {
     const uint8_t *p = data;
-    uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
-                     k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL;
+    uint64_t v1 = k1 ^ 0x646f72616e646f6dULL;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL;
+    uint64_t v3 = k1 ^ 0x7465646279746573ULL;
     size_t full = len & ~(size_t)7;
+    uint64_t m;
 
-    for (size_t i = 0; i < full; i += 8) {
-        sip_absorb(v, load_le64(p + i, 8));
+    for (size_t i = 0; i <= full; i += 8) {
+        /* the last block holds the tail and the length in its top byte */
+        m = i < full ? load_le64(p + i, 8)
+                     : ((uint64_t)len << 56) | load_le64(p + i, len - full);
+        v3 ^= m;
+        sip_round(&v0, &v1, &v2, &v3);
+        sip_round(&v0, &v1, &v2, &v3);
+        v0 ^= m;
     }
-    sip_absorb(v, ((uint64_t)len << 56) | load_le64(p + full, len - full));
-    v[2] ^= 0xff;
+    v2 ^= 0xff;
     for (int i = 0; i < 4; i++) {
-        sip_round(v);
+        sip_round(&v0, &v1, &v2, &v3);
     }
-    return v[0] ^ v[1] ^ v[2] ^ v[3];
+    return v0 ^ v1 ^ v2 ^ v3;
 }
 
 uint64_t risk_siphash24(const void *p, size_t len, const uint8_t key[16])
@@ -201,22 +235,52 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-static uint32_t mod_u(int64_t a, uint32_t b)
+static void vdiv_init(struct vdiv *v, int64_t d)
 {
-    int64_t r = a % (int64_t)b;
+    unsigned l = 0;
 
-    return (uint32_t)(r < 0 ? r + b : r);
+    while (((uint64_t)1 << l) < (uint64_t)d) {
+        l++;
+    }
+    /* m = ceil(2^(N+l) / d) < 2^(N+1): exact for every n < 2^N */
+    v->d = d;
+    v->shift = VDIV_BITS + l;
+    v->m = (uint64_t)((((unsigned __int128)1 << v->shift) + (uint64_t)d - 1) /
+                      (uint64_t)d);
 }
 
-/* True when time @p ms falls in a bucket of window @p w that the ring holds
- * when the newest time is @p head_ms. */
-static bool in_window(const struct risk_vtable *t, int w, int64_t ms,
-                      int64_t head_ms)
+static int64_t vdiv_floor(const struct vdiv *v, int64_t n)
 {
-    int64_t width = t->width_ms[w];
+    if (n >= 0 && n < ((int64_t)1 << VDIV_BITS)) {
+        return (int64_t)(((unsigned __int128)(uint64_t)n * v->m) >> v->shift);
+    }
+    return floor_div(n, v->d);
+}
 
-    return floor_div(ms, width) >
-           floor_div(head_ms, width) - (int64_t)t->o.buckets;
+/* Ring slot of absolute bucket @p b. */
+static uint32_t slot_of(const struct risk_vtable *t, int64_t b)
+{
+    return (uint32_t)(b - vdiv_floor(&t->nbuckets, b) * t->nbuckets.d);
+}
+
+static int64_t bucket_of(const struct risk_vtable *t, int w, int64_t ms)
+{
+    return vdiv_floor(&t->width[w], ms);
+}
+
+/* The buckets of @p e's windows that count at @p ref_ms >= newest. */
+static void view_at(const struct risk_vtable *t, const struct vent *e,
+                    int64_t ref_ms, struct vview *v)
+{
+    int64_t nb = t->o.buckets;
+
+    for (int w = 0; w < t->o.n_windows; w++) {
+        int64_t href;
+
+        v->head[w] = bucket_of(t, w, e->newest_ms);
+        href = ref_ms == e->newest_ms ? v->head[w] : bucket_of(t, w, ref_ms);
+        v->oldest[w] = href - nb + 1;
+    }
 }
 
 /* ---- creation ----------------------------------------------------------- */
@@ -251,21 +315,32 @@ static size_t align8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+static void layout_times(struct risk_vtable *t)
+{
+    const struct risk_vtable_opts *o = &t->o;
+    int64_t longest = (int64_t)o->windows_s[o->n_windows - 1] * 1000;
+    int64_t unit;
+
+    for (int w = 0; w < o->n_windows; w++) {
+        int64_t p = (int64_t)o->windows_s[w] * 1000;
+
+        vdiv_init(&t->period[w], p);
+        vdiv_init(&t->width[w], p / o->buckets);
+    }
+    vdiv_init(&t->nbuckets, o->buckets);
+    unit = t->width[0].d;
+    if (longest / unit > VUNITS_MAX) {
+        unit = (longest + VUNITS_MAX - 1) / VUNITS_MAX;
+    }
+    vdiv_init(&t->unit, unit);
+}
+
 static void layout_init(struct risk_vtable *t)
 {
     const struct risk_vtable_opts *o = &t->o;
     size_t per = (size_t)o->n_windows * o->buckets * (t->wide ? 4 : 2);
-    int64_t longest;
 
-    for (int w = 0; w < o->n_windows; w++) {
-        t->period_ms[w] = (int64_t)o->windows_s[w] * 1000;
-        t->width_ms[w] = t->period_ms[w] / o->buckets;
-    }
-    longest = t->period_ms[o->n_windows - 1];
-    t->unit_ms = t->width_ms[0];
-    if (longest / t->unit_ms > VUNITS_MAX) {
-        t->unit_ms = (longest + VUNITS_MAX - 1) / VUNITS_MAX;
-    }
+    layout_times(t);
     t->fail_off = sizeof(struct vent) + per;
     t->dist_off = align8(t->fail_off + per);
     t->dist_bytes = 0;
@@ -280,6 +355,10 @@ static void layout_init(struct risk_vtable *t)
     t->esize = t->dist_off + t->dist_bytes;
     for (int v = 1; v <= HLL_M; v++) {
         t->lc[v] = HLL_M * log((double)HLL_M / v);
+    }
+    for (int b = 0; b < 256; b++) {
+        t->pair_sum[b] = ldexp(1.0, -(b & 15)) + ldexp(1.0, -(b >> 4));
+        t->pair_zeros[b] = (uint8_t)(((b & 15) == 0) + ((b >> 4) == 0));
     }
 }
 
@@ -300,9 +379,10 @@ int risk_vtable_new(const struct risk_vtable_opts *opts,
     }
     t->o = *opts;
     t->wide = opts->cap <= VWIDE_CAP;
+    t->hand = 1;
     layout_init(t);
-    /* at most two entries per chain on average */
-    while (nb < (opts->cap + 1) / 2) {
+    /* at most one entry per chain on average: each step is a cache miss */
+    while (nb < opts->cap) {
         nb <<= 1;
     }
     t->mask = nb - 1;
@@ -340,7 +420,7 @@ void risk_vtable_free(struct risk_vtable *t)
     free(t);
 }
 
-/* ---- entries, chains, LRU ----------------------------------------------- */
+/* ---- entries, chains, CLOCK --------------------------------------------- */
 
 static struct vent *ent(const struct risk_vtable *t, uint32_t i)
 {
@@ -395,30 +475,26 @@ static void cnt_zero(const struct risk_vtable *t, void *base, uint32_t i,
     memset((uint8_t *)base + (size_t)i * cs, 0, (size_t)n * cs);
 }
 
-static void lru_unlink(struct risk_vtable *t, struct vent *e)
+/* Sum of @p n counts from slot @p i of @p base. */
+static uint32_t cnt_sum(const struct risk_vtable *t, const void *base,
+                        uint32_t i, uint32_t n)
 {
-    if (e->prev) {
-        ent(t, e->prev)->next = e->next;
-    } else {
-        t->mru = e->next;
-    }
-    if (e->next) {
-        ent(t, e->next)->prev = e->prev;
-    } else {
-        t->lru = e->prev;
-    }
-}
+    uint32_t s = 0;
 
-static void lru_push(struct risk_vtable *t, uint32_t i, struct vent *e)
-{
-    e->prev = 0;
-    e->next = t->mru;
-    if (t->mru) {
-        ent(t, t->mru)->prev = i;
+    if (t->wide) {
+        const uint32_t *c = (const uint32_t *)base + i;
+
+        for (uint32_t k = 0; k < n; k++) {
+            s += c[k];
+        }
     } else {
-        t->lru = i;
+        const uint16_t *c = (const uint16_t *)base + i;
+
+        for (uint32_t k = 0; k < n; k++) {
+            s += c[k];
+        }
     }
-    t->mru = i;
+    return s;
 }
 
 static void chain_unlink(struct risk_vtable *t, uint32_t i, struct vent *e)
@@ -468,7 +544,26 @@ static int slab_alloc(struct risk_vtable *t, uint32_t s)
     return LR_OK;
 }
 
-/* A free entry number: a fresh one below the cap, else the LRU victim. */
+/* The entry under the CLOCK hand after passing (and unmarking) at most
+ * VCLOCK_SCAN marked ones; the hand moves past it. */
+static uint32_t clock_victim(struct risk_vtable *t)
+{
+    uint32_t v = t->hand;
+
+    for (int k = 0; k < VCLOCK_SCAN; k++) {
+        struct vent *e = ent(t, v);
+
+        if (!e->mark) {
+            break;
+        }
+        e->mark = 0;
+        v = v == t->o.cap ? 1 : v + 1;
+    }
+    t->hand = v == t->o.cap ? 1 : v + 1;
+    return v;
+}
+
+/* A free entry number: a fresh one below the cap, else a victim. */
 static int vt_take(struct risk_vtable *t, uint32_t *out)
 {
     if (t->used < t->o.cap) {
@@ -480,11 +575,9 @@ static int vt_take(struct risk_vtable *t, uint32_t *out)
         *out = ++t->used;
         return LR_OK;
     }
-    uint32_t v = t->lru;
-    struct vent *e = ent(t, v);
+    uint32_t v = clock_victim(t);
 
-    chain_unlink(t, v, e);
-    lru_unlink(t, e);
+    chain_unlink(t, v, ent(t, v));
     t->evictions++;
     *out = v;
     return LR_OK;
@@ -507,7 +600,6 @@ static int vt_insert(struct risk_vtable *t, const uint64_t id[2],
     e->newest_ms = now_ms;
     e->hnext = t->heads[id[0] & t->mask];
     t->heads[id[0] & t->mask] = i;
-    lru_push(t, i, e);
     *out = i;
     return LR_OK;
 }
@@ -548,14 +640,18 @@ static uint64_t reg_add(uint64_t s, uint64_t v, unsigned bits)
     return s;
 }
 
+/* Register-wise maximum, eight registers at a time in byte lanes. */
 static uint64_t sketch_union(uint64_t a, uint64_t b)
 {
+    const uint64_t lo = 0x0f0f0f0f0f0f0f0fULL, bit4 = 0x1010101010101010ULL;
     uint64_t u = 0;
 
-    for (unsigned j = 0; j < HLL_M; j++) {
-        unsigned ra = reg_get(a, j), rb = reg_get(b, j);
+    for (int sh = 0; sh < 8; sh += 4) {
+        uint64_t x = (a >> sh) & lo, y = (b >> sh) & lo;
+        /* (16 + x) - y never borrows across lanes; bit 4 says x >= y */
+        uint64_t ge = ((((x | bit4) - y) & bit4) >> 4) * 0x0f;
 
-        u |= (uint64_t)(ra > rb ? ra : rb) << (4 * j);
+        u |= ((x & ge) | (y & ~ge & lo)) << sh;
     }
     return u;
 }
@@ -568,11 +664,9 @@ static double sketch_estimate(const struct risk_vtable *t, uint64_t s)
     if (!s) {
         return 0;
     }
-    for (unsigned j = 0; j < HLL_M; j++) {
-        unsigned r = reg_get(s, j);
-
-        sum += ldexp(1.0, -(int)r);
-        zeros += r == 0;
+    for (int i = 0; i < 8; i++, s >>= 8) {
+        sum += t->pair_sum[s & 0xff];
+        zeros += t->pair_zeros[s & 0xff];
     }
     double e = HLL_ALPHA_MM / sum;
 
@@ -582,34 +676,24 @@ static double sketch_estimate(const struct risk_vtable *t, uint64_t s)
     return e;
 }
 
-/* The sketches of window @p w seen at @p ref_ms: [0] current, [1] previous */
-static void sketch_pair(const struct risk_vtable *t, struct vent *e, int w,
-                        int64_t ref_ms, uint64_t out[2])
-{
-    int64_t kh = floor_div(e->newest_ms, t->period_ms[w]);
-    int64_t kr = floor_div(ref_ms, t->period_ms[w]);
-
-    out[0] = 0;
-    out[1] = 0;
-    if (kr == kh) {
-        out[0] = sk_get(t, e, 2 * w + (int)(kh & 1));
-        out[1] = sk_get(t, e, 2 * w + (int)((kh - 1) & 1));
-    } else if (kr == kh + 1) {
-        out[1] = sk_get(t, e, 2 * w + (int)(kh & 1));
-    }
-}
-
 static uint32_t sketch_count(const struct risk_vtable *t, struct vent *e, int w,
                              int64_t ref_ms)
 {
-    uint64_t s[2];
-    int64_t p = t->period_ms[w];
+    const struct vdiv *p = &t->period[w];
+    int64_t kh = vdiv_floor(p, e->newest_ms);
+    int64_t kr = ref_ms == e->newest_ms ? kh : vdiv_floor(p, ref_ms);
+    uint64_t cur = 0, prev = 0;
 
-    sketch_pair(t, e, w, ref_ms, s);
-    double f = (double)(ref_ms - floor_div(ref_ms, p) * p) / (double)p;
-    double cur = sketch_estimate(t, s[0]);
-    double all = sketch_estimate(t, sketch_union(s[0], s[1]));
-    double est = cur + (all - cur) * (1.0 - f);
+    if (kr == kh) {
+        cur = sk_get(t, e, 2 * w + (int)(kh & 1));
+        prev = sk_get(t, e, 2 * w + (int)((kh - 1) & 1));
+    } else if (kr == kh + 1) {
+        prev = sk_get(t, e, 2 * w + (int)(kh & 1));
+    }
+    double f = (double)(ref_ms - kr * p->d) / (double)p->d;
+    double ec = sketch_estimate(t, cur);
+    double eu = prev ? sketch_estimate(t, sketch_union(cur, prev)) : ec;
+    double est = ec + (eu - ec) * (1.0 - f);
 
     return (uint32_t)lround(est > 0 ? est : 0);
 }
@@ -620,8 +704,8 @@ static void sketches_add(const struct risk_vtable *t, struct vent *e,
                          int64_t ms, uint64_t v, unsigned bits)
 {
     for (int w = 0; w < t->o.n_windows; w++) {
-        int64_t kh = floor_div(e->newest_ms, t->period_ms[w]);
-        int64_t k = floor_div(ms, t->period_ms[w]);
+        int64_t kh = vdiv_floor(&t->period[w], e->newest_ms);
+        int64_t k = ms == e->newest_ms ? kh : vdiv_floor(&t->period[w], ms);
 
         if (k == kh || k == kh - 1) {
             int i = 2 * w + (int)(k & 1);
@@ -638,8 +722,8 @@ static void sketches_rotate(const struct risk_vtable *t, struct vent *e,
     bool any = false;
 
     for (int w = 0; w < t->o.n_windows; w++) {
-        int64_t kh = floor_div(e->newest_ms, t->period_ms[w]);
-        int64_t k = floor_div(ms, t->period_ms[w]);
+        int64_t kh = vdiv_floor(&t->period[w], e->newest_ms);
+        int64_t k = vdiv_floor(&t->period[w], ms);
 
         if (k - kh >= 2) {
             sk_set(t, e, 2 * w, 0);
@@ -671,43 +755,67 @@ static void mb_set(const struct risk_vtable *t, struct vent *e, unsigned i,
     memcpy(ent_dist(t, e) + (size_t)i * sizeof(m), &m, sizeof(m));
 }
 
-/* The start of the time unit a member was last seen in. Its age against the
- * newest time is below 2^16 units: members are dropped past the longest
- * window, which is under 32,000 units, every time the key moves forward. */
-static int64_t mb_ms(const struct risk_vtable *t, const struct vent *e,
-                     struct vmember m)
+/* A member's age in time units against @p head_unit (the newest time's).
+ * Below 2^16: members are dropped past the longest window, which is under
+ * 32,000 units, every time the key moves forward. */
+static int64_t mb_age(struct vmember m, int64_t head_unit)
 {
-    int64_t head = floor_div(e->newest_ms, t->unit_ms);
-    uint16_t age = (uint16_t)((uint16_t)head - m.t);
-
-    return (head - age) * t->unit_ms;
+    return (uint16_t)((uint16_t)head_unit - m.t);
 }
 
-static uint32_t exact_count(const struct risk_vtable *t, struct vent *e, int w,
-                            int64_t ref_ms)
+/* The oldest member age, in units, that window @p w still counts: a member
+ * seen in unit u counts when u * unit >= the start of the oldest bucket. */
+static int64_t max_age(const struct risk_vtable *t, const struct vview *v,
+                       int w, int64_t head_unit)
 {
-    uint32_t n = 0;
+    int64_t start = v->oldest[w] * t->width[w].d;
+    int64_t u = t->unit.d;
+    int64_t first = -floor_div(-start, u); /* ceil(start / u) */
 
-    for (unsigned i = 0; i < e->n_exact; i++) {
-        n += in_window(t, w, mb_ms(t, e, mb_get(t, e, i)), ref_ms);
+    return head_unit - first;
+}
+
+static void exact_counts(const struct risk_vtable *t, struct vent *e,
+                         const struct vview *v, struct risk_vcounts *out)
+{
+    int64_t head_unit = vdiv_floor(&t->unit, e->newest_ms);
+    int64_t lim[CFG_WINDOWS_MAX];
+    int nw = t->o.n_windows;
+
+    for (int w = 0; w < nw; w++) {
+        lim[w] = max_age(t, v, w, head_unit);
     }
-    return n;
+    for (unsigned i = 0; i < e->n_exact; i++) {
+        int64_t age = mb_age(mb_get(t, e, i), head_unit);
+
+        for (int w = 0; w < nw; w++) {
+            out->distinct[w] += age <= lim[w];
+        }
+    }
 }
 
-/* Drops the members that left the longest window on a move to @p ms. */
-static void exact_purge(const struct risk_vtable *t, struct vent *e, int64_t ms)
+/* Drops the members that left the longest window; @p e is at its new
+ * newest time, and the ages are still those against @p old_unit. */
+static void exact_purge(const struct risk_vtable *t, struct vent *e,
+                        int64_t old_ms)
 {
     int lw = t->o.n_windows - 1;
+    int64_t old_unit = vdiv_floor(&t->unit, old_ms);
+    int64_t new_unit = vdiv_floor(&t->unit, e->newest_ms);
+    struct vview v;
     unsigned n = 0;
 
-    if (ms - e->newest_ms >= t->period_ms[lw]) {
+    if (e->newest_ms - old_ms >= t->period[lw].d) {
         e->n_exact = 0;
         return;
     }
+    view_at(t, e, e->newest_ms, &v);
+    int64_t lim = max_age(t, &v, lw, new_unit) - (new_unit - old_unit);
+
     for (unsigned i = 0; i < e->n_exact; i++) {
         struct vmember m = mb_get(t, e, i);
 
-        if (in_window(t, lw, mb_ms(t, e, m), ms)) {
+        if (mb_age(m, old_unit) <= lim) {
             mb_set(t, e, n++, m);
         }
     }
@@ -717,19 +825,19 @@ static void exact_purge(const struct risk_vtable *t, struct vent *e, int64_t ms)
 /* Switches @p e to sketches, replaying the exact members into them. */
 static void exact_to_sketch(const struct risk_vtable *t, struct vent *e)
 {
-    uint8_t *d = ent_dist(t, e);
+    int64_t head_unit = vdiv_floor(&t->unit, e->newest_ms);
     unsigned n = e->n_exact;
     struct vmember m[VEXACT_MAX];
-    int64_t when[VEXACT_MAX];
 
     for (unsigned i = 0; i < n; i++) {
         m[i] = mb_get(t, e, i);
-        when[i] = mb_ms(t, e, m[i]);
     }
-    memset(d, 0, t->dist_bytes);
+    memset(ent_dist(t, e), 0, t->dist_bytes);
     e->n_exact = VSKETCH;
     for (unsigned i = 0; i < n; i++) {
-        sketches_add(t, e, when[i], (uint64_t)m[i].h << 48, 12);
+        int64_t ms = (head_unit - mb_age(m[i], head_unit)) * t->unit.d;
+
+        sketches_add(t, e, ms, (uint64_t)m[i].h << 48, 12);
     }
 }
 
@@ -740,12 +848,15 @@ static void member_add(const struct risk_vtable *t, struct vent *e, int64_t ms,
     struct vmember m = {(uint16_t)(v >> 48), 0};
 
     if (e->n_exact != VSKETCH) {
-        m.t = (uint16_t)floor_div(ms, t->unit_ms);
+        int64_t head_unit = vdiv_floor(&t->unit, e->newest_ms);
+        int64_t unit = vdiv_floor(&t->unit, ms);
+
+        m.t = (uint16_t)unit;
         for (unsigned i = 0; i < e->n_exact; i++) {
             struct vmember o = mb_get(t, e, i);
 
             if (o.h == m.h) {
-                if (ms > mb_ms(t, e, o)) {
+                if (head_unit - unit < mb_age(o, head_unit)) {
                     mb_set(t, e, i, m);
                 }
                 return;
@@ -763,86 +874,107 @@ static void member_add(const struct risk_vtable *t, struct vent *e, int64_t ms,
 /* ---- counts ------------------------------------------------------------- */
 
 static void ring_advance(const struct risk_vtable *t, struct vent *e, int w,
-                         int64_t ms)
+                         int64_t h0, int64_t h1)
 {
     uint32_t nb = t->o.buckets;
     void *att = ent_att(e), *fail = ent_fail(t, e);
-    int64_t h0 = floor_div(e->newest_ms, t->width_ms[w]);
-    int64_t h1 = floor_div(ms, t->width_ms[w]);
+    uint32_t base = (uint32_t)w * nb;
 
     if (h1 - h0 >= (int64_t)nb) {
-        cnt_zero(t, att, (uint32_t)w * nb, nb);
-        cnt_zero(t, fail, (uint32_t)w * nb, nb);
+        cnt_zero(t, att, base, nb);
+        cnt_zero(t, fail, base, nb);
         return;
     }
-    for (int64_t b = h0 + 1; b <= h1; b++) {
-        uint32_t i = (uint32_t)w * nb + mod_u(b, nb);
+    uint32_t s = slot_of(t, h0);
 
-        cnt_zero(t, att, i, 1);
-        cnt_zero(t, fail, i, 1);
+    for (int64_t b = h0 + 1; b <= h1; b++) {
+        s = s + 1 == nb ? 0 : s + 1;
+        cnt_zero(t, att, base + s, 1);
+        cnt_zero(t, fail, base + s, 1);
     }
 }
 
 /* Moves @p e's newest time forward to @p ms, forgetting what left. */
 static void vt_advance(const struct risk_vtable *t, struct vent *e, int64_t ms)
 {
+    int64_t old = e->newest_ms;
+
     for (int w = 0; w < t->o.n_windows; w++) {
-        ring_advance(t, e, w, ms);
-    }
-    if (t->o.track_distinct) {
-        if (e->n_exact == VSKETCH) {
-            sketches_rotate(t, e, ms);
-        } else {
-            exact_purge(t, e, ms);
+        int64_t h0 = bucket_of(t, w, old);
+        int64_t h1 = bucket_of(t, w, ms);
+
+        if (h1 != h0) {
+            ring_advance(t, e, w, h0, h1);
         }
     }
+    if (t->o.track_distinct && e->n_exact == VSKETCH) {
+        sketches_rotate(t, e, ms);
+    }
     e->newest_ms = ms;
+    if (t->o.track_distinct && e->n_exact != VSKETCH && e->n_exact) {
+        exact_purge(t, e, old);
+    }
 }
 
-/* Counts one event at @p ms in every window still holding its bucket. */
-static void vt_count(const struct risk_vtable *t, struct vent *e, int64_t ms,
-                     bool failure)
+/* Counts one event at @p ms in every window still holding its bucket;
+ * true when the longest window holds it. */
+static bool vt_count(const struct risk_vtable *t, struct vent *e,
+                     const struct vview *v, int64_t ms, bool failure)
 {
     uint32_t nb = t->o.buckets;
     void *att = ent_att(e), *fail = ent_fail(t, e);
+    bool in = false;
 
     for (int w = 0; w < t->o.n_windows; w++) {
-        if (!in_window(t, w, ms, e->newest_ms)) {
+        int64_t b = ms == e->newest_ms ? v->head[w] : bucket_of(t, w, ms);
+
+        in = b >= v->oldest[w];
+        if (!in) {
             continue;
         }
-        uint32_t i =
-            (uint32_t)w * nb + mod_u(floor_div(ms, t->width_ms[w]), nb);
+        uint32_t i = (uint32_t)w * nb + slot_of(t, b);
 
         cnt_inc(t, att, i);
         if (failure) {
             cnt_inc(t, fail, i);
         }
     }
+    return in;
 }
 
-/* Sums the buckets of each window as seen at @p ref_ms >= newest. */
+/* Sums the buckets of each window that count in @p v. */
 static void vt_counts(const struct risk_vtable *t, struct vent *e,
-                      int64_t ref_ms, struct risk_vcounts *out)
+                      const struct vview *v, int64_t ref_ms,
+                      struct risk_vcounts *out)
 {
     uint32_t nb = t->o.buckets;
     void *att = ent_att(e), *fail = ent_fail(t, e);
 
     memset(out, 0, sizeof(*out));
     for (int w = 0; w < t->o.n_windows; w++) {
-        int64_t head = floor_div(e->newest_ms, t->width_ms[w]);
-        int64_t lo = floor_div(ref_ms, t->width_ms[w]) - nb;
+        uint32_t base = (uint32_t)w * nb;
+        int64_t live = v->head[w] - v->oldest[w] + 1;
 
-        for (int64_t b = head; b > lo && b > head - (int64_t)nb; b--) {
-            uint32_t i = (uint32_t)w * nb + mod_u(b, nb);
-
-            out->attempts[w] += cnt_get(t, att, i);
-            out->failures[w] += cnt_get(t, fail, i);
-        }
-        if (!t->o.track_distinct) {
+        if (live >= (int64_t)nb) {
+            out->attempts[w] = cnt_sum(t, att, base, nb);
+            out->failures[w] = cnt_sum(t, fail, base, nb);
             continue;
         }
-        out->distinct[w] = e->n_exact == VSKETCH ? sketch_count(t, e, w, ref_ms)
-                                                 : exact_count(t, e, w, ref_ms);
+        for (uint32_t k = 0, s = slot_of(t, v->head[w]); k < live; k++) {
+            out->attempts[w] += cnt_get(t, att, base + s);
+            out->failures[w] += cnt_get(t, fail, base + s);
+            s = s == 0 ? nb - 1 : s - 1;
+        }
+    }
+    if (!t->o.track_distinct) {
+        return;
+    }
+    if (e->n_exact != VSKETCH) {
+        exact_counts(t, e, v, out);
+        return;
+    }
+    for (int w = 0; w < t->o.n_windows; w++) {
+        out->distinct[w] = sketch_count(t, e, w, ref_ms);
     }
 }
 
@@ -853,39 +985,47 @@ static bool key_ok(const void *key, size_t keylen)
     return (key || !keylen) && keylen <= RISK_VKEY_MAX;
 }
 
+static int vt_lookup(struct risk_vtable *t, const void *key, size_t keylen,
+                     int64_t now_ms, uint32_t *out)
+{
+    uint64_t id[2];
+    uint32_t i;
+
+    key_digest(t, key, keylen, id);
+    i = vt_find(t, id);
+    if (i) {
+        ent(t, i)->mark = 1;
+        *out = i;
+        return LR_OK;
+    }
+    return vt_insert(t, id, now_ms, out);
+}
+
 int risk_vtable_hit(struct risk_vtable *t, const void *key, size_t keylen,
                     int64_t now_ms, bool failure, uint64_t member,
                     struct risk_vcounts *out)
 {
-    uint64_t id[2];
+    struct vview v;
     uint32_t i;
     int rc;
 
     if (!t || !out || !key_ok(key, keylen)) {
         return LR_INVALID;
     }
-    key_digest(t, key, keylen, id);
-    i = vt_find(t, id);
-    if (i) {
-        lru_unlink(t, ent(t, i));
-        lru_push(t, i, ent(t, i));
-    } else {
-        rc = vt_insert(t, id, now_ms, &i);
-        if (rc) {
-            return rc;
-        }
+    rc = vt_lookup(t, key, keylen, now_ms, &i);
+    if (rc) {
+        return rc;
     }
     struct vent *e = ent(t, i);
 
     if (now_ms > e->newest_ms) {
         vt_advance(t, e, now_ms);
     }
-    vt_count(t, e, now_ms, failure);
-    if (t->o.track_distinct &&
-        in_window(t, t->o.n_windows - 1, now_ms, e->newest_ms)) {
+    view_at(t, e, e->newest_ms, &v);
+    if (vt_count(t, e, &v, now_ms, failure) && t->o.track_distinct) {
         member_add(t, e, now_ms, member);
     }
-    vt_counts(t, e, e->newest_ms, out);
+    vt_counts(t, e, &v, e->newest_ms, out);
     return LR_OK;
 }
 
@@ -893,6 +1033,7 @@ void risk_vtable_peek(struct risk_vtable *t, const void *key, size_t keylen,
                       int64_t now_ms, struct risk_vcounts *out)
 {
     uint64_t id[2];
+    struct vview v;
     uint32_t i;
 
     if (!out) {
@@ -906,8 +1047,10 @@ void risk_vtable_peek(struct risk_vtable *t, const void *key, size_t keylen,
     i = vt_find(t, id);
     if (i) {
         struct vent *e = ent(t, i);
+        int64_t ref = now_ms > e->newest_ms ? now_ms : e->newest_ms;
 
-        vt_counts(t, e, now_ms > e->newest_ms ? now_ms : e->newest_ms, out);
+        view_at(t, e, ref, &v);
+        vt_counts(t, e, &v, ref, out);
     }
 }
 

@@ -1,6 +1,7 @@
 /*
  * risk_velocity.h - internal to risk/: sliding-window counters keyed by
- * bytes, with a hard entry cap and least-recently-used eviction.
+ * bytes, with a hard entry cap and least-recently-used eviction (CLOCK, an
+ * approximation of LRU that keeps a hit free of list updates).
  *
  * One table per key kind (IP, /24 or /64 subnet, ASN, account, device, and a
  * one-key global table for the attack-wave baseline). Each key counts
@@ -55,7 +56,8 @@ void risk_vtable_free(struct risk_vtable *t);
  * Records one event for @p key at @p now_ms: an attempt, a failure when
  * @p failure, and @p member (a 64-bit hash; ignored when the table does not
  * track distinct members) and writes the key's counts after the update to
- * @p out. Creates the key, evicting the least recently used one at the cap.
+ * @p out. Creates the key, evicting (approximately) the least recently used
+ * one at the cap.
  * Events older than the newest seen for the key still count in the windows
  * they fall into, or are dropped if older than the longest window.
  * @p keylen <= RISK_VKEY_MAX, else LR_INVALID.

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,7 +203,7 @@ static void test_risk_vtable_clear_failures_keeps_attempts(void **state)
     risk_vtable_free(t);
 }
 
-static void test_risk_vtable_hit_evicts_lru_at_cap(void **state)
+static void test_risk_vtable_hit_evicts_unused_first(void **state)
 {
     struct risk_vtable *t = new_table(3, false);
     struct risk_vcounts c;
@@ -261,6 +262,134 @@ static void test_risk_vtable_hit_flood_does_not_grow(void **state)
     assert_int_equal(risk_vtable_mem_bytes(t), mem_full);
     assert_true(risk_vtable_mem_bytes(t) <=
                 (size_t)cap * risk_vtable_entry_bytes(t));
+    risk_vtable_free(t);
+}
+
+/* ---- against a model: every event kept, the documented rules applied -- */
+
+#define MODEL_EVENTS 3000
+
+struct mevent {
+    int64_t ms;
+    bool failure;
+    uint64_t member;
+    bool counted[3]; /* its bucket was in the window when it came */
+};
+
+static const int64_t mwidth[3] = {2000, 12000, 60000}; /* 10/60/300 s / 5 */
+
+static int64_t mbucket(int w, int64_t ms)
+{
+    return ms / mwidth[w];
+}
+
+/* The model's counts at @p ref (>= every event's time that moved newest). */
+static void model_counts(const struct mevent *ev, int n, int64_t ref,
+                         struct risk_vcounts *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (int w = 0; w < 3; w++) {
+        int64_t oldest = mbucket(w, ref) - 5 + 1;
+        int64_t last_seen[12];
+
+        for (int m = 0; m < 12; m++) {
+            last_seen[m] = -1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (ev[i].counted[w] && mbucket(w, ev[i].ms) >= oldest) {
+                c->attempts[w]++;
+                c->failures[w] += ev[i].failure;
+            }
+            /* members: the latest time seen within the longest window,
+             * at the resolution of the shortest bucket (2 s) */
+            if (ev[i].counted[2] && ev[i].ms > last_seen[ev[i].member]) {
+                last_seen[ev[i].member] = ev[i].ms;
+            }
+        }
+        for (int m = 0; m < 12; m++) {
+            int64_t at = last_seen[m] - last_seen[m] % 2000;
+
+            c->distinct[w] += last_seen[m] >= 0 && mbucket(w, at) >= oldest;
+        }
+    }
+}
+
+static int64_t model_step(uint64_t *x, int64_t newest)
+{
+    *x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+    uint64_t r = *x >> 33;
+
+    if (r % 50 == 0) {
+        return newest + 200000 + (int64_t)(r % 400000); /* a long quiet */
+    }
+    if (r % 5 == 0) {
+        return newest - (int64_t)(r % 100000); /* up to 100 s late */
+    }
+    return newest + (int64_t)(r % 9000);
+}
+
+static void test_risk_vtable_hit_matches_model(void **state)
+{
+    struct risk_vtable_opts o = {
+        .windows_s = {10, 60, 300},
+        .n_windows = 3,
+        .buckets = 5,
+        .cap = 4,
+        .track_distinct = true,
+        .distinct_exact = 16,
+    };
+    struct mevent *ev = calloc(MODEL_EVENTS, sizeof(*ev));
+    struct risk_vtable *t = NULL;
+    struct risk_vcounts got, want;
+    int64_t newest = T;
+    uint64_t x = 7;
+
+    (void)state;
+    assert_non_null(ev);
+    assert_int_equal(risk_vtable_new(&o, &t), LR_OK);
+    for (int i = 0; i < MODEL_EVENTS; i++) {
+        int64_t ms = model_step(&x, newest);
+
+        newest = ms > newest ? ms : newest;
+        ev[i] = (struct mevent){ms, (x >> 20) & 1, (x >> 24) % 12, {0}};
+        for (int w = 0; w < 3; w++) {
+            ev[i].counted[w] = mbucket(w, ms) > mbucket(w, newest) - 5;
+        }
+        assert_int_equal(risk_vtable_hit(t, "k", 1, ms, ev[i].failure,
+                                         member(ev[i].member), &got),
+                         LR_OK);
+        model_counts(ev, i + 1, newest, &want);
+        assert_memory_equal(&got, &want, sizeof(got));
+        int64_t later = newest + (int64_t)((x >> 40) % 400000);
+
+        risk_vtable_peek(t, "k", 1, later, &got);
+        model_counts(ev, i + 1, later, &want);
+        assert_memory_equal(&got, &want, sizeof(got));
+    }
+    risk_vtable_free(t);
+    free(ev);
+}
+
+static void test_risk_vtable_hit_hot_keys_survive_flood(void **state)
+{
+    struct risk_vtable *t = new_table(1000, false);
+    struct risk_vcounts c;
+    char key[32];
+
+    (void)state;
+    for (int round = 0; round < 1000; round++) {
+        for (int k = 0; k < 100; k++) {
+            snprintf(key, sizeof(key), "hot-%d", k);
+            c = hit(t, key, T + round, false, 0);
+            assert_int_equal(c.attempts[2], round + 1);
+        }
+        for (int k = 0; k < 100; k++) {
+            snprintf(key, sizeof(key), "flood-%d-%d", round, k);
+            hit(t, key, T + round, false, 0);
+        }
+    }
+    assert_int_equal(risk_vtable_size(t), 1000);
+    assert_true(risk_vtable_evictions(t) >= 100000 - 1000);
     risk_vtable_free(t);
 }
 
@@ -467,8 +596,10 @@ int main(void)
         cmocka_unit_test(test_risk_vtable_hit_out_of_order),
         cmocka_unit_test(test_risk_vtable_peek_slides_without_recording),
         cmocka_unit_test(test_risk_vtable_clear_failures_keeps_attempts),
-        cmocka_unit_test(test_risk_vtable_hit_evicts_lru_at_cap),
+        cmocka_unit_test(test_risk_vtable_hit_evicts_unused_first),
         cmocka_unit_test(test_risk_vtable_hit_flood_does_not_grow),
+        cmocka_unit_test(test_risk_vtable_hit_matches_model),
+        cmocka_unit_test(test_risk_vtable_hit_hot_keys_survive_flood),
         cmocka_unit_test(test_risk_vtable_distinct_exact_then_estimated),
         cmocka_unit_test(test_risk_vtable_distinct_slides_per_window),
         cmocka_unit_test(test_risk_vtable_distinct_back_to_exact),
