@@ -34,9 +34,9 @@ static void agent_call_init(struct agent_call *c, struct agent_worker *w)
     agent_arena_pb_allocator(&c->arena, &c->pb_alloc);
 }
 
-struct agent_call *agent_call_get(struct agent_worker *w)
+struct agent_call *agent_call_get(struct agent_worker *w, bool pooled)
 {
-    struct agent_call *c = w->pool;
+    struct agent_call *c = pooled ? w->pool : NULL;
 
     if (c != NULL) {
         w->pool = c->next;
@@ -46,11 +46,12 @@ struct agent_call *agent_call_get(struct agent_worker *w)
         if (c == NULL)
             return NULL;
     }
+    atomic_fetch_add(&w->srv->live_calls, 1);
     agent_call_init(c, w);
     return c;
 }
 
-void agent_call_put(struct agent_call *c)
+void agent_call_put(struct agent_call *c, bool pooled)
 {
     struct agent_worker *w = c->w;
 
@@ -65,7 +66,8 @@ void agent_call_put(struct agent_call *c)
     if (c->call != NULL)
         grpc_call_unref(c->call);
     agent_arena_reset(&c->arena);
-    if (w->n_pool < AGENT_POOL_MAX) {
+    atomic_fetch_sub(&w->srv->live_calls, 1);
+    if (pooled && w->n_pool < AGENT_POOL_MAX) {
         c->next = w->pool;
         w->pool = c;
         w->n_pool++;
@@ -261,7 +263,7 @@ void agent_call_arrived(struct agent_call *c)
 void agent_call_closed(struct agent_call *c)
 {
     atomic_fetch_sub(&c->w->inflight, 1);
-    agent_call_put(c);
+    agent_call_put(c, true);
 }
 
 enum agent_status agent_status_from_err(int err)

@@ -30,23 +30,43 @@
 #include <unistd.h>
 
 #include <grpc/grpc_security.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 
 #define AGENT_MAX_SEND_FLOOR (4u << 20) /* admin pages may exceed 64 KiB */
 #define AGENT_MAX_STREAMS 256           /* concurrent calls per connection */
 #define AGENT_PEM_MAX (1u << 20)
+#define AGENT_DRAIN_POSTS 64 /* extra requests per method and queue at stop */
+#define AGENT_DRAIN_POLL_MS 20
+
+/* gRPC's own messages go through lr_log, one line each like ours. Its errors
+ * are mostly about a client (a failed TLS handshake), hence warnings. */
+static void agent_grpc_log(gpr_log_func_args *a)
+{
+    const char *file = strrchr(a->file, '/');
+
+    lr_log(a->severity == GPR_LOG_SEVERITY_ERROR  ? LR_LOG_WARN
+           : a->severity == GPR_LOG_SEVERITY_INFO ? LR_LOG_INFO
+                                                  : LR_LOG_DEBUG,
+           "grpc: %s:%d: %s", file != NULL ? file + 1 : a->file, a->line,
+           a->message);
+}
 
 /* ---- workers ------------------------------------------------------------ */
 
+/*
+ * Posts one request for @p method (-1 = any other method) on @p w's queue.
+ * @p pooled: we are on the worker thread and may recycle its call objects.
+ */
 static void agent_post(struct agent_worker *w, struct agent_endpoint *ep,
-                       int method)
+                       int method, bool pooled)
 {
     struct agent_call *c;
     grpc_call_error err;
 
     if (atomic_load(&w->srv->stopping))
         return;
-    c = agent_call_get(w);
+    c = agent_call_get(w, pooled);
     if (c == NULL) {
         lr_log(LR_LOG_ERROR, "out of memory posting a request");
         return;
@@ -63,7 +83,7 @@ static void agent_post(struct agent_worker *w, struct agent_endpoint *ep,
             &c->payload, w->cq, w->cq, c);
     if (err != GRPC_CALL_OK) {
         lr_log(LR_LOG_ERROR, "posting a request failed (%d)", (int)err);
-        agent_call_put(c);
+        agent_call_put(c, pooled);
     }
 }
 
@@ -77,10 +97,10 @@ static void agent_post_all(struct agent_worker *w)
             if (ep->handles[m] == NULL)
                 continue;
             for (unsigned k = 0; k < srv->methods[m].posted; k++)
-                agent_post(w, ep, (int)m);
+                agent_post(w, ep, (int)m, true);
         }
-        agent_post(w, ep, -1);
-        agent_post(w, ep, -1);
+        agent_post(w, ep, -1, true);
+        agent_post(w, ep, -1, true);
     }
 }
 
@@ -94,10 +114,10 @@ static void agent_worker_event(struct agent_worker *w, grpc_event ev)
     }
     if (!ev.success) {
         /* the server is shutting down: this request will never be matched */
-        agent_call_put(c);
+        agent_call_put(c, true);
         return;
     }
-    agent_post(w, c->ep, c->method); /* keep the queue's posting level */
+    agent_post(w, c->ep, c->method, true); /* keep the posting level */
     agent_call_arrived(c);
 }
 
@@ -394,6 +414,25 @@ static uint32_t agent_worker_count(uint32_t configured)
     return cpus > AGENT_WORKERS_MAX ? AGENT_WORKERS_MAX : (uint32_t)cpus;
 }
 
+/*
+ * gRPC core cancels, at shutdown, calls that arrived but were not yet matched
+ * to a posted request; under load most calls in flight wait there (only a
+ * few requests are posted per queue). Posting extra requests first matches
+ * them, so they are served like every other call in flight. Runs on the
+ * stopping thread, hence fresh call objects (the pools are worker-local).
+ */
+static void agent_post_drain(struct agent_server *srv)
+{
+    for (size_t w = 0; w < srv->n_workers; w++)
+        for (size_t e = 0; e < srv->n_eps; e++)
+            for (size_t m = 0; m < srv->n_methods; m++)
+                for (unsigned k = 0;
+                     k < AGENT_DRAIN_POSTS && srv->eps[e].handles[m] != NULL &&
+                     srv->methods[m].handler != NULL;
+                     k++)
+                    agent_post(&srv->workers[w], &srv->eps[e], (int)m, false);
+}
+
 /* Waits for the servers' shutdown tags; false if @p deadline came first. */
 static bool agent_wait_shutdown(struct agent_server *srv, gpr_timespec deadline)
 {
@@ -411,26 +450,67 @@ static bool agent_wait_shutdown(struct agent_server *srv, gpr_timespec deadline)
 }
 
 /* Tears down the servers that were created (started or not). */
-static void agent_servers_shutdown(struct agent_server *srv, uint32_t wait_ms,
-                                   size_t *cancelled)
+static size_t agent_inflight(struct agent_server *srv)
+{
+    size_t n = 0;
+
+    for (size_t w = 0; w < srv->n_workers; w++)
+        n += atomic_load(&srv->workers[w].inflight);
+    return n;
+}
+
+static void agent_cancel_all(struct agent_server *srv)
+{
+    for (size_t e = 0; e < srv->n_eps; e++)
+        if (srv->eps[e].server != NULL)
+            grpc_server_cancel_all_calls(srv->eps[e].server);
+}
+
+/*
+ * Waits for the calls in flight, up to @p deadline. The shutdown tags only
+ * come once every client connection is gone, and clients keep idle channels
+ * open; so once no call object is left with gRPC (every posted request has
+ * failed back and every call has closed), the remaining connections carry
+ * nothing and are closed at once instead of waiting out the deadline.
+ */
+static void agent_drain_wait(struct agent_server *srv, gpr_timespec deadline,
+                             size_t *cancelled)
+{
+    for (;;) {
+        gpr_timespec now = gpr_now(GPR_CLOCK_MONOTONIC);
+        gpr_timespec step = gpr_time_add(
+            now, gpr_time_from_millis(AGENT_DRAIN_POLL_MS, GPR_TIMESPAN));
+        if (gpr_time_cmp(step, deadline) > 0)
+            step = deadline;
+        if (agent_wait_shutdown(srv, step))
+            return;
+        if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) >= 0) {
+            *cancelled += agent_inflight(srv);
+            break;
+        }
+        if (atomic_load(&srv->live_calls) == 0)
+            break;
+    }
+    agent_cancel_all(srv);
+    (void)agent_wait_shutdown(srv, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+}
+
+/* Tears down the servers that were created (started or not). */
+static void agent_servers_shutdown(struct agent_server *srv, bool drain,
+                                   uint32_t wait_ms, size_t *cancelled)
 {
     gpr_timespec deadline =
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                      gpr_time_from_millis(wait_ms, GPR_TIMESPAN));
 
+    if (drain)
+        agent_post_drain(srv);
     atomic_store(&srv->stopping, true);
     for (size_t e = 0; e < srv->n_eps; e++)
         if (srv->eps[e].server != NULL)
             grpc_server_shutdown_and_notify(srv->eps[e].server,
                                             srv->shutdown_cq, &srv->eps[e]);
-    if (!agent_wait_shutdown(srv, deadline)) {
-        for (size_t w = 0; w < srv->n_workers; w++)
-            *cancelled += atomic_load(&srv->workers[w].inflight);
-        for (size_t e = 0; e < srv->n_eps; e++)
-            if (srv->eps[e].server != NULL)
-                grpc_server_cancel_all_calls(srv->eps[e].server);
-        agent_wait_shutdown(srv, gpr_inf_future(GPR_CLOCK_MONOTONIC));
-    }
+    agent_drain_wait(srv, deadline, cancelled);
     for (size_t e = 0; e < srv->n_eps; e++) {
         if (srv->eps[e].server != NULL)
             grpc_server_destroy(srv->eps[e].server);
@@ -481,7 +561,7 @@ size_t agent_server_stop(struct agent_server *srv, uint32_t timeout_ms)
 
     if (srv == NULL)
         return 0;
-    agent_servers_shutdown(srv, timeout_ms, &cancelled);
+    agent_servers_shutdown(srv, true, timeout_ms, &cancelled);
     agent_queues_shutdown(srv);
     agent_unix_cleanup(srv);
     free(srv);
@@ -557,6 +637,7 @@ int agent_server_start(const struct agent_server_opts *o,
     srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
         return LR_NOMEM;
+    gpr_set_log_function(agent_grpc_log);
     grpc_init();
     srv->methods = o->methods;
     srv->n_methods = o->n_methods;
@@ -570,9 +651,10 @@ int agent_server_start(const struct agent_server_opts *o,
     srv->arena_limit = (size_t)o->max_message_bytes * 8 + 65536;
     atomic_init(&srv->max_inflight, o->max_inflight);
     atomic_init(&srv->stopping, false);
+    atomic_init(&srv->live_calls, 0);
     rc = agent_server_build(srv, o, err, errcap);
     if (rc) {
-        agent_servers_shutdown(srv, 0, &cancelled);
+        agent_servers_shutdown(srv, false, 0, &cancelled);
         agent_queues_shutdown(srv);
         agent_unix_cleanup(srv);
         free(srv);

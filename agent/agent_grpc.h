@@ -54,7 +54,8 @@ struct agent_server {
     size_t arena_limit; /* per call */
     size_t max_send;    /* bytes in one response */
     atomic_uint max_inflight;
-    atomic_bool stopping; /* do not post new requests */
+    atomic_bool stopping;     /* do not post new requests */
+    atomic_size_t live_calls; /* call objects out of the pools */
     grpc_completion_queue *shutdown_cq;
 };
 
@@ -86,11 +87,17 @@ struct agent_call {
     struct agent_arena arena;
 };
 
-/** A clean call object for @p w (recycled or new); NULL when out of memory. */
-struct agent_call *agent_call_get(struct agent_worker *w);
+/**
+ * A clean call object for @p w; recycled from the worker's pool when
+ * @p pooled (worker thread only), else new. NULL when out of memory.
+ */
+struct agent_call *agent_call_get(struct agent_worker *w, bool pooled);
 
-/** Releases everything the call holds and recycles it. Worker thread. */
-void agent_call_put(struct agent_call *c);
+/**
+ * Releases everything the call holds; recycles the object into the worker's
+ * pool when @p pooled (worker thread only), else frees it.
+ */
+void agent_call_put(struct agent_call *c, bool pooled);
 
 /** Frees the worker's recycled calls (at stop). */
 void agent_call_pool_free(struct agent_worker *w);

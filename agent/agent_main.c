@@ -16,13 +16,18 @@
  */
 #include "agent/agent.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <grpc/grpc.h>
+
+/* serving on while health says NOT_SERVING */
+#define AGENT_DRAIN_GRACE_MS 100
 
 #ifndef LR_VERSION
 #define LR_VERSION "0.0.0"
@@ -242,26 +247,53 @@ static void agent_wait_signals(struct agent_state *st, const sigset_t *sigs)
             agent_reload(st);
             continue;
         }
-        lr_log(LR_LOG_INFO, "%s: draining",
+        lr_log(LR_LOG_INFO, "%s received",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
         return;
     }
 }
 
+/*
+ * Health turns NOT_SERVING first and the agent keeps serving for a short
+ * grace, so probes see it and calls a client sent just before the signal
+ * are read and served: gRPC core resets, at shutdown, every call it has not
+ * yet handed to the agent. Then new calls are refused and the calls in
+ * flight get the rest of agent.drain_timeout_ms.
+ */
 static void agent_drain(struct agent_state *st, struct agent_server *srv)
 {
     struct agent_snapshot *snap = agent_state_get(st);
     uint32_t timeout = snap->cfg->drain_timeout_ms;
+    uint32_t grace =
+        timeout / 4 < AGENT_DRAIN_GRACE_MS ? timeout / 4 : AGENT_DRAIN_GRACE_MS;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)grace * 1000000L};
     size_t cancelled;
 
     agent_snapshot_put(snap);
     atomic_store(&st->draining, true);
-    cancelled = agent_server_stop(srv, timeout);
+    lr_log(LR_LOG_INFO,
+           "draining: health NOT_SERVING, refusing new calls in %u ms, "
+           "then up to %u ms for calls in flight",
+           grace, timeout - grace);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+    cancelled = agent_server_stop(srv, timeout - grace);
     if (cancelled > 0)
         lr_log(LR_LOG_WARN, "drain timeout (%u ms): cancelled %zu call(s)",
                timeout, cancelled);
     else
         lr_log(LR_LOG_INFO, "drained: every call finished");
+}
+
+static void agent_log_start(struct agent_state *st)
+{
+    const struct cfg *cfg = st->cur->cfg;
+    char geo[256];
+
+    geo_db_describe(st->cur->geo, geo, sizeof(geo));
+    lr_log(LR_LOG_INFO, "loginrisk-agent %s: config %s, state %s, geo %s",
+           LR_VERSION, cfg->path ? cfg->path : "-",
+           cfg->state_dir ? cfg->state_dir : "-", geo);
 }
 
 static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
@@ -278,6 +310,7 @@ static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
         goto out;
     }
     lr_log_set_level(st->cur->cfg->logging.level);
+    agent_log_start(st);
     rc = agent_serve(st, &srv);
     if (rc) {
         lr_log(LR_LOG_ERROR, "startup failed: %s", lr_strerror(rc));
@@ -316,7 +349,7 @@ int main(int argc, char **argv)
         fputs(agent_usage, stdout);
         return 0;
     case AGENT_MODE_VERSION:
-        printf("loginrisk-agent %s (gRPC %s)\n", LR_VERSION,
+        printf("loginrisk-agent %s (gRPC core %s)\n", LR_VERSION,
                grpc_version_string());
         return 0;
     case AGENT_MODE_CHECK:
