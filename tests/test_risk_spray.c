@@ -22,6 +22,32 @@
 
 #include <cmocka.h>
 
+/* ---- allocation faults: linked with -Wl,--wrap=malloc,--wrap=calloc, so
+ * the allocations of this binary's own objects (not libc's or the shared
+ * libraries') come here; a test fails the Nth one, SQLite-style. ---------- */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+
+static unsigned long fail_at; /* fail the fail_at-th allocation; 0 = off */
+
+static bool fail_now(void)
+{
+    return fail_at && --fail_at == 0;
+}
+
+void *__wrap_malloc(size_t size)
+{
+    return fail_now() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return fail_now() ? NULL : __real_calloc(n, size);
+}
+
 #define NJOBS 200
 
 static const uint8_t pepper_a[32] = "0123456789abcdef0123456789abcdef";
@@ -270,6 +296,28 @@ static void test_risk_spray_pool_new_rejects_bad_args(void **state)
     risk_spray_pool_free(p);
 }
 
+static void test_risk_spray_pool_new_out_of_memory(void **state)
+{
+    struct cfg_spray c = spray_cfg(2, 4, 64);
+
+    (void)state;
+    for (unsigned long k = 1;; k++) {
+        struct risk_spray_pool *p = NULL;
+        int rc;
+
+        fail_at = k;
+        rc = risk_spray_pool_new(&c, pepper_a, 32, &p);
+        if (fail_at) { /* k is past the last allocation */
+            fail_at = 0;
+            assert_int_equal(rc, LR_OK);
+            risk_spray_pool_free(p);
+            break;
+        }
+        assert_int_equal(rc, LR_NOMEM);
+        assert_null(p);
+    }
+}
+
 /* ---- pepper file -------------------------------------------------------- */
 
 static char tmpdir[64];
@@ -346,6 +394,15 @@ static void test_risk_spray_load_pepper_creates_0600_and_reuses(void **state)
     assert_int_equal(risk_spray_load_pepper(path, &p2, &n2), LR_OK);
     assert_int_equal(n2, 32);
     assert_memory_equal(p1, p2, 32);
+    /* out of memory while reading: an error, the out-params untouched */
+    uint8_t *p3 = NULL;
+    size_t n3 = 0;
+
+    fail_at = 1;
+    assert_int_equal(risk_spray_load_pepper(path, &p3, &n3), LR_NOMEM);
+    fail_at = 0;
+    assert_null(p3);
+    assert_int_equal(n3, 0);
     lr_wipe(p1, n1);
     lr_wipe(p2, n2);
     free(p1);
@@ -389,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_risk_spray_submit_done_once_per_job),
         cmocka_unit_test(test_risk_spray_pool_free_drains_queue),
         cmocka_unit_test(test_risk_spray_pool_new_rejects_bad_args),
+        cmocka_unit_test(test_risk_spray_pool_new_out_of_memory),
         cmocka_unit_test(test_risk_spray_load_pepper_creates_0600_and_reuses),
         cmocka_unit_test(test_risk_spray_load_pepper_refuses_bad_files),
     };

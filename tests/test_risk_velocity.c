@@ -15,6 +15,32 @@
 
 #include <cmocka.h>
 
+/* ---- allocation faults: linked with -Wl,--wrap=malloc,--wrap=calloc, so
+ * the allocations of this binary's own objects (not libc's or the shared
+ * libraries') come here; a test fails the Nth one, SQLite-style. ---------- */
+
+void *__real_malloc(size_t size);
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_malloc(size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+
+static unsigned long fail_at; /* fail the fail_at-th allocation; 0 = off */
+
+static bool fail_now(void)
+{
+    return fail_at && --fail_at == 0;
+}
+
+void *__wrap_malloc(size_t size)
+{
+    return fail_now() ? NULL : __real_malloc(size);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return fail_now() ? NULL : __real_calloc(n, size);
+}
+
 /* A day boundary, so every window's buckets start at T. */
 #define T ((int64_t)19675 * 86400000)
 #define SEC ((int64_t)1000)
@@ -564,6 +590,51 @@ static void test_risk_vtable_entry_bytes_at_most_256(void **state)
     }
 }
 
+static void test_risk_vtable_new_out_of_memory(void **state)
+{
+    struct risk_vtable_opts o = std_opts(5000, true);
+
+    (void)state;
+    for (unsigned long k = 1;; k++) {
+        struct risk_vtable *t = NULL;
+        int rc;
+
+        fail_at = k;
+        rc = risk_vtable_new(&o, &t);
+        if (fail_at) { /* k is past the last allocation */
+            fail_at = 0;
+            assert_int_equal(rc, LR_OK);
+            risk_vtable_free(t);
+            break;
+        }
+        assert_int_equal(rc, LR_NOMEM);
+        assert_null(t);
+    }
+}
+
+static void test_risk_vtable_hit_out_of_memory(void **state)
+{
+    struct risk_vtable *t = new_table(5000, false);
+    struct risk_vcounts c = {.attempts = {7}};
+    uint32_t k;
+
+    (void)state;
+    for (k = 0; k < 1024; k++) {
+        assert_int_equal(risk_vtable_hit(t, &k, sizeof(k), T, false, 0, &c),
+                         LR_OK);
+    }
+    /* the 1025th key needs the second slab */
+    c.attempts[0] = 7;
+    fail_at = 1;
+    assert_int_equal(risk_vtable_hit(t, &k, sizeof(k), T, false, 0, &c),
+                     LR_NOMEM);
+    assert_int_equal(c.attempts[0], 7); /* out untouched */
+    assert_int_equal(risk_vtable_size(t), 1024);
+    assert_int_equal(risk_vtable_hit(t, &k, sizeof(k), T, false, 0, &c), LR_OK);
+    assert_int_equal(risk_vtable_size(t), 1025);
+    risk_vtable_free(t);
+}
+
 static void test_risk_hash64_stable(void **state)
 {
     uint8_t key[16], msg[64];
@@ -608,6 +679,8 @@ int main(void)
         cmocka_unit_test(test_risk_vtable_hit_long_keys),
         cmocka_unit_test(test_risk_vtable_new_rejects_bad_opts),
         cmocka_unit_test(test_risk_vtable_entry_bytes_at_most_256),
+        cmocka_unit_test(test_risk_vtable_new_out_of_memory),
+        cmocka_unit_test(test_risk_vtable_hit_out_of_memory),
         cmocka_unit_test(test_risk_hash64_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
