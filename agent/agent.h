@@ -297,6 +297,7 @@ struct agent_state {
     struct store *store;
     struct risk_engine *engine;
     struct risk_spray_pool *spray; /* NULL when spray was off at start */
+    struct agent_jobs *jobs;       /* blocking work (agent_jobs.h) */
     struct agent_server *server;   /* set once started (for reload) */
     atomic_bool draining;
     atomic_uint_fast64_t spray_skipped; /* pool full: no fingerprint */

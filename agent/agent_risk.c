@@ -13,6 +13,7 @@
  * never queues without bound.
  */
 #include "agent/agent.h"
+#include "agent/agent_jobs.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -285,22 +286,50 @@ static void agent_outcome_done(struct agent_call *call, char *request_id,
     agent_call_reply(call, &ack.base);
 }
 
+/* One ReportOutcome handed to the blocking-work pool. */
+struct agent_outcome {
+    struct agent_state *st;
+    struct agent_call *call;
+    Loginrisk__V1__Outcome *m;
+    int64_t ts;
+};
+
+/* Pool thread: an outcome may lock the account, durably (fsync). */
+static void agent_outcome_run(void *arg)
+{
+    struct agent_outcome *o = arg;
+    bool applied = false;
+    int rc;
+
+    if (agent_call_expired(o->call)) {
+        agent_call_fail(o->call, AGENT_ST_DEADLINE_EXCEEDED,
+                        "deadline passed before the outcome was applied");
+        return;
+    }
+    rc = risk_report_outcome(o->st->engine, o->m->request_id, o->m->account_id,
+                             (enum lr_outcome)o->m->kind, o->ts, &applied);
+    agent_outcome_done(o->call, o->m->request_id, rc, applied);
+}
+
 static void agent_report_outcome(struct agent_call *call, void *ctx)
 {
     struct agent_state *st = ctx;
-    Loginrisk__V1__Outcome *m;
+    struct agent_outcome *o;
     struct agent_time_limits lim;
     char msg[AGENT_STATUS_MSG_MAX];
     const uint8_t *data;
     size_t len;
-    int64_t ts;
-    bool applied = false;
     int rc;
 
+    o = agent_call_alloc(call, sizeof(*o));
+    if (o == NULL) {
+        agent_call_fail(call, AGENT_ST_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     agent_call_request(call, &data, &len);
-    m = loginrisk__v1__outcome__unpack(agent_call_pb_allocator(call), len,
-                                       data);
-    if (m == NULL) {
+    o->m = loginrisk__v1__outcome__unpack(agent_call_pb_allocator(call), len,
+                                          data);
+    if (o->m == NULL) {
         agent_call_fail(call, AGENT_ST_INVALID_ARGUMENT,
                         "request: not a valid loginrisk.v1.Outcome");
         return;
@@ -308,13 +337,16 @@ static void agent_report_outcome(struct agent_call *call, void *ctx)
     agent_limits(st, &lim, NULL);
     if (agent_validate_wire_strings(&loginrisk__v1__outcome__descriptor, data,
                                     len, msg, sizeof(msg)) ||
-        agent_validate_outcome(m, &lim, &ts, msg, sizeof(msg))) {
+        agent_validate_outcome(o->m, &lim, &o->ts, msg, sizeof(msg))) {
         agent_call_fail(call, AGENT_ST_INVALID_ARGUMENT, "%s", msg);
         return;
     }
-    rc = risk_report_outcome(st->engine, m->request_id, m->account_id,
-                             (enum lr_outcome)m->kind, ts, &applied);
-    agent_outcome_done(call, m->request_id, rc, applied);
+    o->st = st;
+    o->call = call;
+    rc = agent_jobs_submit(st->jobs, agent_outcome_run, o);
+    if (rc)
+        agent_call_fail(call, agent_status_from_err(rc),
+                        "outcome not applied: %s", lr_strerror(rc));
 }
 
 /* ---- method table -------------------------------------------------------- */

@@ -11,6 +11,7 @@
  * process; only the engine's policy is swapped.
  */
 #include "agent/agent.h"
+#include "agent/agent_jobs.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -266,6 +267,11 @@ int agent_state_open(const struct agent_opts *o, struct agent_state **out,
     rc = agent_spray_open(st, st->cur->cfg, errs);
     if (rc)
         goto out;
+    rc = agent_jobs_new(AGENT_JOBS_THREADS, AGENT_JOBS_QUEUE, &st->jobs);
+    if (rc) {
+        agent_errors_add(errs, "blocking-work threads: %s", lr_strerror(rc));
+        goto out;
+    }
     /* a private copy of the startup config, to tell at reload which changes
      * need a restart; a failure here only loses that warning */
     if (agent_config_load(o, &st->boot_cfg, errs) != LR_OK)
@@ -281,6 +287,8 @@ void agent_state_free(struct agent_state *st)
 {
     if (st == NULL)
         return;
+    /* the pools first: their jobs still use the engine */
+    agent_jobs_free(st->jobs);
     risk_spray_pool_free(st->spray);
     risk_engine_free(st->engine);
     store_close(st->store);

@@ -3,3 +3,6 @@
 lr_add_test(test_agent_validate
   SOURCES test_agent_validate.c
   LIBS agent_core)
+lr_add_test(test_agent_jobs
+  SOURCES test_agent_jobs.c
+  LIBS agent_core)
