@@ -372,4 +372,274 @@ struct agent_decision_pb {
 void agent_decision_to_pb(struct risk_decision *d,
                           struct agent_decision_pb *pb);
 
+/* ---- SHA-256 and HMAC-SHA256 (agent_hmac.c) ---------------------------- */
+
+#define AGENT_SHA256_LEN 32
+
+/** An incremental SHA-256 (FIPS 180-4); caller-allocated. */
+struct agent_sha256 {
+    uint32_t h[8];
+    uint64_t total; /* bytes hashed */
+    size_t n;       /* bytes waiting in buf */
+    uint8_t buf[64];
+};
+
+/** Starts a hash in @p c. */
+void agent_sha256_init(struct agent_sha256 *c);
+/** Hashes @p len more bytes of @p data. */
+void agent_sha256_update(struct agent_sha256 *c, const void *data, size_t len);
+/** Writes the digest and wipes @p c (init it again to reuse it). */
+void agent_sha256_final(struct agent_sha256 *c, uint8_t out[AGENT_SHA256_LEN]);
+
+/** A key absorbed once, so each MAC costs only the message (RFC 2104). */
+struct agent_hmac {
+    struct agent_sha256 inner; /* after the K0 ^ ipad block */
+    struct agent_sha256 outer; /* after the K0 ^ opad block */
+};
+
+/** Absorbs @p key (any length). Wipe @p h with lr_wipe() when done. */
+void agent_hmac_init(struct agent_hmac *h, const uint8_t *key, size_t key_len);
+
+/** HMAC-SHA256 of @p msg under the key in @p h (@p h is not changed). */
+void agent_hmac_mac(const struct agent_hmac *h, const void *msg, size_t len,
+                    uint8_t out[AGENT_SHA256_LEN]);
+
+/** One-shot HMAC-SHA256 (RFC 4231 vectors in the unit test). */
+void agent_hmac_sha256(const uint8_t *key, size_t key_len, const void *msg,
+                       size_t len, uint8_t out[AGENT_SHA256_LEN]);
+
+/* ---- account pseudonyms (agent_pseudonym.c) --------------------------- */
+
+#define AGENT_PSEUDONYM_KEY_MIN 16
+#define AGENT_PSEUDONYM_KEY_MAX 1024
+#define AGENT_PSEUDONYM_KEY_NEW 32 /* bytes in a key the agent creates */
+#define AGENT_PSEUDONYM_MAX 35     /* "p:" + 32 hex digits + NUL */
+
+/**
+ * Reads the pseudonym key from @p key_file into @p key (@p cap >=
+ * AGENT_PSEUDONYM_KEY_MAX). With @p key_file NULL the key is
+ * <@p state_dir>/pseudonym.key, created (32 random bytes, mode 0600) when it
+ * does not exist; a configured file is never created, since agents that
+ * share one must agree on it. The file must be a regular file that other
+ * users cannot read or write, of 16..1024 bytes. LR_NOTFOUND, LR_DENIED,
+ * LR_CORRUPT (wrong size or type), LR_IO, LR_INVALID, with a message naming
+ * the file in @p err. @p key and *@p len_out are written only on success.
+ */
+LR_WUR int agent_pseudonym_key_load(const char *key_file, const char *state_dir,
+                                    uint8_t *key, size_t cap, size_t *len_out,
+                                    char *err, size_t errcap);
+
+/**
+ * The pseudonym of @p account_id: "p:" and the first 16 bytes of
+ * HMAC-SHA256(key, account_id) in lower-case hex. Stable for one key, so
+ * one account's lines still group together in the log and in replay.
+ */
+void agent_pseudonym(const struct agent_hmac *key, const char *account_id,
+                     char out[AGENT_PSEUDONYM_MAX]);
+
+/* ---- decision log (agent_declog.c) ------------------------------------ */
+
+#define AGENT_DECLOG_QUEUE_DEFAULT 8192 /* lines waiting before dropping */
+#define AGENT_DECLOG_QUEUE_MAX 1048576
+
+struct agent_declog;
+
+struct agent_declog_opts {
+    const char *path;   /* the JSON-lines file (copied) */
+    bool pseudonymize;  /* account ids as agent_pseudonym() */
+    const uint8_t *key; /* pseudonym key (absorbed, not kept) */
+    size_t key_len;     /* >= AGENT_PSEUDONYM_KEY_MIN with pseudonymize */
+    uint32_t queue_cap; /* 0 = AGENT_DECLOG_QUEUE_DEFAULT */
+};
+
+/**
+ * Opens (O_APPEND, creating mode 0640) the log and starts its writer
+ * thread. A file that cannot be opened now is not an error: the failure is
+ * logged and counted, lines are counted as lost and the writer retries (at
+ * most once a second, and at every agent_declog_reopen()). LR_INVALID for
+ * bad options (with a message in @p err), LR_NOMEM, LR_INTERNAL when the
+ * thread cannot start. Close with agent_declog_close().
+ */
+LR_WUR int agent_declog_open(const struct agent_declog_opts *o,
+                             struct agent_declog **out, char *err,
+                             size_t errcap);
+
+/**
+ * The same from a config: the path is @p path_override (--decision-log) or
+ * cfg->logging.decision_log; account pseudonyms and their key follow
+ * cfg->logging (the default key lives in cfg->state_dir). With no path the
+ * log is off: LR_OK and *@p out = NULL. Key errors as
+ * agent_pseudonym_key_load().
+ */
+LR_WUR int agent_declog_open_cfg(const struct cfg *cfg,
+                                 const char *path_override,
+                                 struct agent_declog **out, char *err,
+                                 size_t errcap);
+
+/**
+ * Formats the decision as one line (risk_decision_to_json(), the account
+ * pseudonymized when configured) and queues it for the writer thread. Never
+ * blocks on I/O and never fails the caller: a full queue drops the line
+ * (counted), a formatting failure is counted as an error. Any thread; a
+ * NULL @p dl is a no-op.
+ */
+void agent_declog_write(struct agent_declog *dl, const struct risk_attempt *a,
+                        const struct risk_decision *d);
+
+/**
+ * Asks the writer to close and reopen the file (SIGHUP, after logrotate
+ * moved it; a removed file is created again). Returns at once; NULL is a
+ * no-op.
+ */
+void agent_declog_reopen(struct agent_declog *dl);
+
+/**
+ * Waits until every line queued and every reopen asked for before this
+ * call has been handled (written or counted as lost). LR_TIMEOUT after
+ * @p timeout_ms.
+ */
+LR_WUR int agent_declog_flush(struct agent_declog *dl, uint32_t timeout_ms);
+
+/** Writes what is queued, stops the writer, closes. NULL is a no-op. */
+void agent_declog_close(struct agent_declog *dl);
+
+/** Counters since open; every field read atomically. */
+struct agent_declog_stats {
+    uint64_t written; /* lines written whole */
+    uint64_t dropped; /* lines refused because the queue was full */
+    uint64_t errors;  /* lines lost to open/write/format failures */
+    uint64_t reopens; /* reopen requests handled */
+    size_t queued;    /* lines waiting now */
+};
+
+/** Fills @p out; a NULL @p dl gives zeros. */
+void agent_declog_stats(struct agent_declog *dl,
+                        struct agent_declog_stats *out);
+
+/* ---- metrics (agent_metrics.c, agent_metrics_http.c) ------------------ */
+
+/*
+ * Counters live in lock-free atomics: the agent's threads bump them, the
+ * metrics HTTP thread reads them when Prometheus scrapes. Values the other
+ * modules already count (engine tables, store queue, decision log) are not
+ * copied: a pull callback reads them at scrape time.
+ */
+
+/** The RPC methods metrics know by name; anything else is "other". */
+enum agent_rpc_method {
+    AGENT_RPC_EVALUATE = 0,
+    AGENT_RPC_REPORT_OUTCOME,
+    AGENT_RPC_HEALTH_CHECK,
+    AGENT_RPC_LOCK_ACCOUNTS,
+    AGENT_RPC_UNLOCK_ACCOUNTS,
+    AGENT_RPC_LOCK_BY_QUERY,
+    AGENT_RPC_GET_ACCOUNT,
+    AGENT_RPC_LIST_LOCKS,
+    AGENT_RPC_RELOAD_CONFIG,
+    AGENT_RPC_OTHER,
+    AGENT_RPC_COUNT
+};
+
+/** State-changing admin actions, for loginrisk_admin_actions_total. */
+enum agent_admin_kind {
+    AGENT_ADMIN_LOCK = 0,
+    AGENT_ADMIN_UNLOCK,
+    AGENT_ADMIN_LOCK_BY_QUERY,
+    AGENT_ADMIN_RELOAD,
+    AGENT_ADMIN_KIND_COUNT
+};
+
+/** Distinct RULE:<name> reason codes counted by name; the rest as one. */
+#define AGENT_METRICS_RULES_MAX 64
+/** Largest /metrics page; a bigger one is cut and flagged. */
+#define AGENT_METRICS_TEXT_MAX (1024 * 1024)
+
+/** What the metrics read from elsewhere at scrape time. */
+struct agent_metrics_pull {
+    bool has_engine;
+    struct risk_stats engine; /* table sizes, evictions, caches */
+    uint64_t spray_skipped;   /* fingerprints skipped: pool full */
+    uint64_t spray_failed;    /* fingerprints that failed */
+    bool has_store;
+    size_t store_queue_depth;
+    uint64_t store_dropped_writes;
+    bool has_declog;
+    struct agent_declog_stats declog;
+    int64_t geo_build_epoch_s; /* oldest open database; 0 = none */
+    bool draining;             /* SIGTERM received */
+    char policy_version[RISK_VERSION_MAX];
+};
+
+/**
+ * Fills @p out (zeroed by the caller). Runs on the metrics HTTP thread while
+ * the agent serves, so it must only read what is safe to read concurrently.
+ */
+typedef void (*agent_metrics_pull_fn)(void *arg,
+                                      struct agent_metrics_pull *out);
+
+struct agent_metrics;
+
+/**
+ * A metrics registry. @p version is the build's version (copied) for
+ * loginrisk_info; @p pull (may be NULL) is called with @p pull_arg at every
+ * render. LR_NOMEM. Free with agent_metrics_free().
+ */
+LR_WUR int agent_metrics_new(const char *version, agent_metrics_pull_fn pull,
+                             void *pull_arg, struct agent_metrics **out);
+
+/** Frees @p m; stop its server first. NULL is a no-op. */
+void agent_metrics_free(struct agent_metrics *m);
+
+/** The method of a gRPC path ("/loginrisk.v1.RiskService/Evaluate"). */
+enum agent_rpc_method agent_metrics_method(const char *path);
+
+/**
+ * Counts one finished RPC: its gRPC status code (0..16; others count as
+ * UNKNOWN) and its duration from arrival to the status being sent. Any
+ * thread; a NULL @p m is a no-op (as for every counter below).
+ */
+void agent_metrics_rpc(struct agent_metrics *m, enum agent_rpc_method method,
+                       int status, int64_t duration_ns);
+
+/** Counts one decision: its action and each of its reasons by code. */
+void agent_metrics_decision(struct agent_metrics *m,
+                            const struct risk_decision *d);
+
+/** Counts an admin action that was carried out (not a dry run). */
+void agent_metrics_admin(struct agent_metrics *m, enum agent_admin_kind kind,
+                         uint64_t accounts_changed);
+
+/** Counts a config reload (SIGHUP or ReloadConfig) and its result. */
+void agent_metrics_config_reload(struct agent_metrics *m, bool ok);
+
+/** Counts a geo database reload that failed (the old one was kept). */
+void agent_metrics_geo_reload_failed(struct agent_metrics *m);
+
+/**
+ * The Prometheus text exposition (format 0.0.4) of every metric, in a new
+ * buffer *@p out of *@p len_out bytes (free() it). Calls the pull callback.
+ * LR_NOMEM.
+ */
+LR_WUR int agent_metrics_render(struct agent_metrics *m, char **out,
+                                size_t *len_out);
+
+struct agent_metrics_server;
+
+/**
+ * Serves GET /metrics over HTTP on @p addr ("127.0.0.1:9464",
+ * "[::1]:9464", "localhost:0" for a free port) from a libmicrohttpd thread.
+ * LR_INVALID for a bad address, LR_IO when it cannot be bound (in use,
+ * not local), LR_INTERNAL when libmicrohttpd refuses, with a message in
+ * @p err. @p m is borrowed until agent_metrics_server_stop().
+ */
+LR_WUR int agent_metrics_serve(struct agent_metrics *m, const char *addr,
+                               struct agent_metrics_server **out, char *err,
+                               size_t errcap);
+
+/** The TCP port the server listens on (the chosen one for port 0). */
+uint16_t agent_metrics_server_port(const struct agent_metrics_server *s);
+
+/** Stops serving and frees @p s. NULL is a no-op. */
+void agent_metrics_server_stop(struct agent_metrics_server *s);
+
 #endif
