@@ -28,17 +28,26 @@ static const void *cfg_cat(const void *base, size_t off)
     return (const char *)base + off;
 }
 
+/*
+ * Key paths are for messages only: a path longer than the buffer is cut, and
+ * the return values are checked so the compiler knows that is intended.
+ */
 static void cfg_child(char *buf, size_t cap, const char *path, const char *key)
 {
+    int n;
+
     if (path[0] == '\0')
-        snprintf(buf, cap, "%s", key);
+        n = snprintf(buf, cap, "%s", key);
     else
-        snprintf(buf, cap, "%s.%s", path, key);
+        n = snprintf(buf, cap, "%s.%s", path, key);
+    if (n < 0)
+        buf[0] = '\0';
 }
 
 static void cfg_item(char *buf, size_t cap, const char *path, size_t i)
 {
-    snprintf(buf, cap, "%s[%zu]", path, i);
+    if (snprintf(buf, cap, "%s[%zu]", path, i) < 0)
+        buf[0] = '\0';
 }
 
 /* Marks the value at @p addr as failed: validation leaves it alone. */
