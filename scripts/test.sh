@@ -11,7 +11,7 @@ dir=build
 opts=""
 label=""
 case "${1:-}" in
---sanitize) dir=build-asan; opts="-DLR_SANITIZE=ON"; label="-L sanitize" ;;
+--sanitize) dir=build-asan; opts="-DLR_SANITIZE=ON" ;;
 --tsan) dir=build-tsan; opts="-DLR_TSAN=ON"; label="-L threads" ;;
 "") ;;
 *) echo "usage: $0 [--sanitize|--tsan]" >&2; exit 2 ;;
