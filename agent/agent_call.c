@@ -30,6 +30,7 @@ static void agent_call_init(struct agent_call *c, struct agent_worker *w)
     grpc_metadata_array_init(&c->md);
     grpc_call_details_init(&c->details);
     atomic_init(&c->finished, false);
+    atomic_init(&c->state, AGENT_CALL_POSTED);
     agent_arena_init(&c->arena, w->srv->arena_limit);
     agent_arena_pb_allocator(&c->arena, &c->pb_alloc);
 }
@@ -91,6 +92,7 @@ void agent_call_pool_free(struct agent_worker *w)
 static void agent_call_finish(struct agent_call *c, enum agent_status status,
                               const char *msg)
 {
+    grpc_call *gc = c->call; /* c is not ours once the batch starts */
     grpc_op ops[4];
     size_t n = 0;
     grpc_call_error err;
@@ -116,14 +118,17 @@ static void agent_call_finish(struct agent_call *c, enum agent_status status,
         c->has_status_msg ? &c->status_msg : NULL;
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-    c->state = AGENT_CALL_CLOSING;
-    err = grpc_call_start_batch(c->call, ops, n, c, NULL);
+    /* release: the worker that handles the batch's completion sees every
+     * write made here, on whichever thread (the queue orders it too, but
+     * inside a library ThreadSanitizer cannot see) */
+    atomic_store_explicit(&c->state, AGENT_CALL_CLOSING, memory_order_release);
+    err = grpc_call_start_batch(gc, ops, n, c, NULL);
     if (err != GRPC_CALL_OK) {
         /* Our batch shape cannot be refused; if it ever is, no event will
          * come for this tag, so cancel the stream and say so loudly. */
         lr_log(LR_LOG_ERROR, "bug: grpc_call_start_batch refused (%d)",
                (int)err);
-        grpc_call_cancel(c->call, NULL);
+        grpc_call_cancel(gc, NULL);
     }
 }
 
@@ -223,7 +228,7 @@ void agent_call_arrived(struct agent_call *c)
     unsigned now = atomic_fetch_add(&c->w->inflight, 1) + 1;
     int rc;
 
-    c->state = AGENT_CALL_ACTIVE;
+    atomic_store_explicit(&c->state, AGENT_CALL_ACTIVE, memory_order_relaxed);
     if (c->method < 0) {
         agent_call_unknown(c);
         return;

@@ -73,7 +73,7 @@ static void agent_post(struct agent_worker *w, struct agent_endpoint *ep,
     }
     c->ep = ep;
     c->method = method;
-    c->state = AGENT_CALL_POSTED;
+    atomic_store_explicit(&c->state, AGENT_CALL_POSTED, memory_order_relaxed);
     if (method < 0)
         err = grpc_server_request_call(ep->server, &c->call, &c->details,
                                        &c->md, w->cq, w->cq, c);
@@ -108,7 +108,8 @@ static void agent_worker_event(struct agent_worker *w, grpc_event ev)
 {
     struct agent_call *c = ev.tag;
 
-    if (c->state != AGENT_CALL_POSTED) {
+    if (atomic_load_explicit(&c->state, memory_order_acquire) !=
+        AGENT_CALL_POSTED) {
         agent_call_closed(c);
         return;
     }

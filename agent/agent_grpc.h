@@ -68,8 +68,8 @@ enum agent_call_state {
 struct agent_call {
     struct agent_worker *w;
     struct agent_endpoint *ep;
-    int method; /* index into the server's table; -1 = any other method */
-    enum agent_call_state state;
+    int method;       /* index into the server's table; -1 = any other method */
+    atomic_int state; /* enum agent_call_state */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
