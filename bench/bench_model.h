@@ -18,8 +18,9 @@
  * Addresses come from the fixture GeoIP databases (data/README.md), so
  * every kind lands on a known city, ASN or anonymity flag. The fixture has
  * only about 2,800 IPv4 city addresses, so IPv4 home addresses are shared
- * by many accounts, as behind a carrier NAT; Sydney accounts get their own
- * IPv6 /64.
+ * by many accounts, as behind a carrier NAT, and at thousands of logins a
+ * second those users trip the per-IP distinct-account limits; half the
+ * population lives in Sydney, where each account has its own IPv6 /64.
  *
  * A model is caller-allocated and used by one thread; give each thread its
  * own stream number so flood addresses never repeat across threads.

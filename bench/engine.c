@@ -3,8 +3,8 @@
  * thread, over the same traffic model as the load generator.
  *
  *   loginrisk-bench-engine [--evaluations N] [--warmup N] [--accounts N]
- *       [--keys N] [--profiles N] [--flood N] [--config FILE] [--seed N]
- *       [--json]
+ *       [--keys N] [--profiles N] [--flood N] [--event-rate R]
+ *       [--config FILE] [--seed N] [--json]
  *
  * Four measurements, each on a fresh engine with the fixture GeoIP
  * databases and no store (as replay uses it):
@@ -23,6 +23,12 @@
  * Bytes are the usable sizes the allocator handed out (bench_alloc.c),
  * plus RSS as a cross-check. Attempts are generated in batches outside the
  * timed section, so the figures are the engine's alone.
+ *
+ * Event time is the wall clock by default, so a million evaluations a few
+ * seconds apart fill the velocity windows far beyond any real site, and
+ * most velocity signals fire. --event-rate R instead spaces attempts 1/R s
+ * apart in event time (simulated, running ahead of the clock), so the
+ * windows see a site with R logins a second.
  */
 #include "bench/bench_alloc.h"
 #include "bench/bench_hist.h"
@@ -52,6 +58,7 @@ struct be_opts {
     uint32_t profiles;
     uint64_t flood;
     uint64_t seed;
+    double event_rate; /* > 0: event time advances 1/rate s per attempt */
     const char *config;
     bool json;
 };
@@ -82,6 +89,9 @@ struct be_ctx {
     struct bench_model model;
     struct be_batch batch;
     uint64_t seq;
+    int64_t event_origin_ms; /* --event-rate: event time of attempt 0 */
+    double event_step_ms;    /* --event-rate: 1000 / rate */
+    double event_ms;         /* --event-rate: offset of the next attempt */
 };
 
 /* ---- setup ------------------------------------------------------------- */
@@ -190,10 +200,22 @@ static int be_resolve(struct be_ctx *c, size_t i, int64_t now)
     return LR_OK;
 }
 
+/* Event time of the next attempt: the wall clock, or simulated time. */
+static int64_t be_event_ms(struct be_ctx *c)
+{
+    int64_t t;
+
+    if (c->o.event_rate <= 0.0) {
+        return lr_now_ms();
+    }
+    t = c->event_origin_ms + (int64_t)c->event_ms;
+    c->event_ms += c->event_step_ms;
+    return t;
+}
+
 /* Fills the batch with @p n attempts of the mix (@p kind < 0) or a kind. */
 static int be_fill(struct be_ctx *c, size_t n, int kind)
 {
-    int64_t now = lr_now_ms();
     size_t i;
     int rc;
 
@@ -203,7 +225,7 @@ static int be_fill(struct be_ctx *c, size_t n, int kind)
         } else {
             bench_model_make(&c->model, (enum bench_kind)kind, &c->batch.a[i]);
         }
-        rc = be_resolve(c, i, now);
+        rc = be_resolve(c, i, be_event_ms(c));
         if (rc) {
             return rc;
         }
@@ -294,6 +316,28 @@ static void be_report_actions(const struct be_tally *t)
     }
 }
 
+/* Signals fired in the measured window (text report only). */
+static void be_report_signals(const struct risk_stats *s0,
+                              const struct risk_stats *s1, uint64_t n)
+{
+    unsigned i;
+    int col = 0;
+
+    printf("  signals per 100 evaluations:");
+    for (i = 0; i < LR_SIG_COUNT; i++) {
+        uint64_t d = s1->by_signal[i] - s0->by_signal[i];
+        if (d == 0 || n == 0) {
+            continue;
+        }
+        if (col++ % 4 == 0) {
+            printf("\n   ");
+        }
+        printf(" %s %.1f", lr_signal_code((enum lr_signal)i),
+               100.0 * (double)d / (double)n);
+    }
+    printf("\n");
+}
+
 static void be_report_throughput(const struct be_ctx *c,
                                  const struct be_tally *t)
 {
@@ -333,6 +377,8 @@ static void be_report_throughput(const struct be_ctx *c,
 
 static int be_throughput(struct be_ctx *c)
 {
+    struct risk_stats s0;
+    struct risk_stats s1;
     struct risk_engine *e = NULL;
     struct be_tally *t = calloc(1, sizeof(*t));
     int rc = LR_NOMEM;
@@ -350,9 +396,14 @@ static int be_throughput(struct be_ctx *c)
         goto out;
     }
     be_tally_reset(t);
+    risk_engine_stats(e, &s0);
     rc = be_drive(c, e, c->o.evaluations, -1, t);
     if (rc == LR_OK) {
+        risk_engine_stats(e, &s1);
         be_report_throughput(c, t);
+        if (!c->o.json) {
+            be_report_signals(&s0, &s1, t->n);
+        }
     }
 out:
     risk_engine_free(e);
@@ -554,28 +605,35 @@ out:
 
 /* ---- flood ------------------------------------------------------------- */
 
-static void be_report_flood(const struct be_ctx *c, int64_t base, int64_t peak,
-                            int64_t end, long rss0, long rss1,
+/*
+ * @p base is the heap before the engine was made, @p fresh what making it
+ * took; peak and end are absolute.
+ */
+static void be_report_flood(const struct be_ctx *c, int64_t base, int64_t fresh,
+                            int64_t peak, int64_t end, long rss0, long rss1,
                             const struct risk_stats *s)
 {
     if (c->o.json) {
-        printf("{\"bench\":\"flood\",\"addresses\":%llu,\"heap_base\":%lld,"
-               "\"heap_peak\":%lld,\"heap_end\":%lld,\"rss_kib_before\":%ld,"
+        printf("{\"bench\":\"flood\",\"addresses\":%llu,"
+               "\"engine_fresh_bytes\":%lld,\"engine_peak_bytes\":%lld,"
+               "\"engine_end_bytes\":%lld,\"rss_kib_before\":%ld,"
                "\"rss_kib_after\":%ld,\"table_entries\":%llu,"
                "\"evictions\":%llu,\"profile_entries\":%llu,"
                "\"recent_entries\":%llu}\n",
-               (unsigned long long)c->o.flood, (long long)base, (long long)peak,
-               (long long)end, rss0, rss1, (unsigned long long)s->table_entries,
+               (unsigned long long)c->o.flood, (long long)fresh,
+               (long long)(peak - base), (long long)(end - base), rss0, rss1,
+               (unsigned long long)s->table_entries,
                (unsigned long long)s->evictions,
                (unsigned long long)s->profile_entries,
                (unsigned long long)s->recent_entries);
         return;
     }
     printf("flood: %llu distinct IPv6 addresses under the configured caps: "
-           "heap %.1f MiB before, %.1f MiB peak, %.1f MiB after; RSS %ld -> "
-           "%ld KiB\n",
-           (unsigned long long)c->o.flood, (double)base / 1048576.0,
-           (double)peak / 1048576.0, (double)end / 1048576.0, rss0, rss1);
+           "engine heap %.1f MiB fresh, %.1f MiB at peak, %.1f MiB after; "
+           "process RSS %ld -> %ld KiB\n",
+           (unsigned long long)c->o.flood, (double)fresh / 1048576.0,
+           (double)(peak - base) / 1048576.0, (double)(end - base) / 1048576.0,
+           rss0, rss1);
     printf("  table entries %llu, evictions %llu, profiles %llu, recent "
            "decisions %llu\n",
            (unsigned long long)s->table_entries,
@@ -591,6 +649,7 @@ static int be_flood(struct be_ctx *c)
     struct bench_alloc_counts a0;
     struct bench_alloc_counts a1;
     struct risk_stats s;
+    int64_t fresh;
     long rss0;
     int rc = LR_NOMEM;
 
@@ -598,11 +657,13 @@ static int be_flood(struct be_ctx *c)
         goto out;
     }
     be_tally_reset(t);
+    bench_alloc_get(&a0);
     rc = be_engine_new(c, c->cfg, &e);
     if (rc) {
         goto out;
     }
-    bench_alloc_get(&a0);
+    bench_alloc_get(&a1);
+    fresh = a1.live_bytes - a0.live_bytes;
     bench_alloc_reset_peak();
     rss0 = be_rss_kib();
     rc = be_drive(c, e, c->o.flood, BENCH_KIND_FLOOD, t);
@@ -611,7 +672,7 @@ static int be_flood(struct be_ctx *c)
     }
     bench_alloc_get(&a1);
     risk_engine_stats(e, &s);
-    be_report_flood(c, a0.live_bytes, a1.peak_bytes, a1.live_bytes, rss0,
+    be_report_flood(c, a0.live_bytes, fresh, a1.peak_bytes, a1.live_bytes, rss0,
                     be_rss_kib(), &s);
 out:
     risk_engine_free(e);
@@ -626,11 +687,13 @@ static void be_usage(FILE *f)
     fprintf(f, "usage: loginrisk-bench-engine [--evaluations N] [--warmup N] "
                "[--accounts N]\n"
                "         [--keys N] [--profiles N] [--flood N] "
-               "[--config FILE] [--seed N] [--json]\n"
+               "[--event-rate R] [--config FILE]\n"
+               "         [--seed N] [--json]\n"
                "defaults: --evaluations 2000000 --warmup 1000000 --accounts "
                "100000 --keys 100000\n"
-               "          --profiles 100000 --flood 0 (off), the embedded "
-               "default config\n");
+               "          --profiles 100000 --flood 0 (off), --event-rate 0 "
+               "(event time = wall clock),\n"
+               "          the embedded default config\n");
 }
 
 static int be_u64(const char *s, uint64_t max, uint64_t *out)
@@ -658,6 +721,20 @@ static int be_u32(const char *s, uint32_t max, uint32_t *out)
     return LR_OK;
 }
 
+static int be_rate(const char *s, double *out)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !(v >= 0.0) || v > 1e9) {
+        return LR_INVALID;
+    }
+    *out = v;
+    return LR_OK;
+}
+
 static const struct option be_longopts[] = {
     {"evaluations", required_argument, NULL, 'n'},
     {"warmup", required_argument, NULL, 'w'},
@@ -667,6 +744,7 @@ static const struct option be_longopts[] = {
     {"flood", required_argument, NULL, 'f'},
     {"config", required_argument, NULL, 'c'},
     {"seed", required_argument, NULL, 's'},
+    {"event-rate", required_argument, NULL, 'e'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -692,6 +770,8 @@ static int be_parse_one(struct be_opts *o, int opt, const char *arg)
         return LR_OK;
     case 's':
         return be_u64(arg, UINT64_MAX, &o->seed);
+    case 'e':
+        return be_rate(arg, &o->event_rate);
     case 'j':
         o->json = true;
         return LR_OK;
@@ -736,6 +816,8 @@ static int be_all(struct be_ctx *c)
     struct cfg *small = NULL;
     int rc;
 
+    c->event_origin_ms = lr_now_ms();
+    c->event_step_ms = c->o.event_rate > 0.0 ? 1000.0 / c->o.event_rate : 0;
     mo.seed = c->o.seed;
     mo.accounts = c->o.accounts;
     mo.passwords = true;

@@ -89,6 +89,17 @@ start_agent() {
         "state in $tmp/state"
 }
 
+stop_agent() {
+    echo "# stopping agent $AGENT_PID (SIGTERM drains)"
+    kill -TERM "$AGENT_PID"
+    if wait "$AGENT_PID"; then
+        echo "# agent exited 0"
+    else
+        echo "# agent exited $?"
+    fi
+    AGENT_PID=""
+}
+
 echo "# machine: $(nproc) CPUs, $(uname -sr); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "# commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 start_agent
@@ -126,12 +137,15 @@ fi
 if [ "$SKIP_FLOOD" -eq 0 ]; then
     echo
     echo "## 4. $FLOOD distinct random IPv6 addresses against the agent"
+    # a fresh agent and state: the mix above shares the probe users' /24s,
+    # and its counters ageing out of their windows would change the probes'
+    # decisions whatever the flood did
+    stop_agent
+    rm -rf "$tmp/state"
+    start_agent
     run sh bench/flood.sh --loadgen "$LOADGEN" --target "$TARGET" \
         --pid "$AGENT_PID" --count "$FLOOD"
 fi
 
 echo
-echo "# stopping the agent (SIGTERM drains)"
-kill -TERM "$AGENT_PID"
-wait "$AGENT_PID" && echo "# agent exited 0"
-AGENT_PID=""
+stop_agent
