@@ -114,10 +114,16 @@ static void declog_report(struct agent_declog *dl, const char *what,
     dl->unreported = 0;
     dl->last_report_ns = now;
     pthread_mutex_unlock(&dl->report_mu);
-    lr_log(LR_LOG_WARN,
-           "decision log %s: %s; %llu line(s) lost (more reports at most "
-           "once a minute)",
-           dl->path, what, (unsigned long long)n);
+    if (n == 0)
+        lr_log(LR_LOG_WARN,
+               "decision log %s: %s (lines are counted as lost until it "
+               "opens; more reports at most once a minute)",
+               dl->path, what);
+    else
+        lr_log(LR_LOG_WARN,
+               "decision log %s: %s; %llu line(s) lost (more reports at "
+               "most once a minute)",
+               dl->path, what, (unsigned long long)n);
 }
 
 /* At close: what was lost since the last report, if anything. */

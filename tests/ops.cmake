@@ -6,3 +6,11 @@
 lr_add_test(test_risk_event
   SOURCES test_risk_event.c ${CMAKE_SOURCE_DIR}/risk/risk_event.c
   LIBS geo lr PkgConfig::JANSSON)
+
+# The agent's operations parts (agent_ops): SHA-256/HMAC and pseudonym keys,
+# the decision log writer, metrics and their HTTP server.
+lr_add_test(test_agent_hmac SOURCES test_agent_hmac.c LIBS agent_ops)
+lr_add_test(test_agent_declog SOURCES test_agent_declog.c LIBS agent_ops
+  TIMEOUT 60)
+lr_add_test(test_agent_metrics SOURCES test_agent_metrics.c LIBS agent_ops m
+  TIMEOUT 60)
