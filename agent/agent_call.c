@@ -170,10 +170,19 @@ void agent_call_reply(struct agent_call *c, const ProtobufCMessage *msg)
 
 /* ---- arrival ------------------------------------------------------------ */
 
+static void agent_wipe_buffer(grpc_byte_buffer *bb)
+{
+    grpc_slice_buffer *sb = &bb->data.raw.slice_buffer;
+
+    for (size_t i = 0; i < sb->count; i++)
+        lr_wipe(GRPC_SLICE_START_PTR(sb->slices[i]),
+                GRPC_SLICE_LENGTH(sb->slices[i]));
+}
+
 /*
  * Copies the (decompressed) message into the arena. For methods whose
- * request may hold a secret, gRPC's own copies of the bytes are wiped as
- * they are read: nothing reads a received message after us.
+ * request may hold a secret, gRPC's own copies of the bytes (compressed and
+ * not) are wiped once read: nothing reads a received message after us.
  */
 static int agent_call_read(struct agent_call *c, bool secret)
 {
@@ -195,11 +204,14 @@ static int agent_call_read(struct agent_call *c, bool secret)
         if (n > c->req_len - off)
             n = c->req_len - off;
         memcpy(c->req + off, GRPC_SLICE_START_PTR(sb->slices[i]), n);
-        if (secret)
-            lr_wipe(GRPC_SLICE_START_PTR(sb->slices[i]), n);
         off += n;
     }
     c->req_len = off;
+    if (secret) {
+        agent_wipe_buffer(rd.buffer_out);
+        if (rd.buffer_out != c->payload)
+            agent_wipe_buffer(c->payload);
+    }
     grpc_byte_buffer_reader_destroy(&rd);
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;

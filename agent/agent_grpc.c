@@ -96,7 +96,7 @@ static void agent_post_all(struct agent_worker *w)
         for (size_t m = 0; m < srv->n_methods; m++) {
             if (ep->handles[m] == NULL)
                 continue;
-            for (unsigned k = 0; k < srv->methods[m].posted; k++)
+            for (unsigned k = 0; k < srv->methods[m].posted || k == 0; k++)
                 agent_post(w, ep, (int)m, true);
         }
         agent_post(w, ep, -1, true);
@@ -450,7 +450,6 @@ static bool agent_wait_shutdown(struct agent_server *srv, gpr_timespec deadline)
     return true;
 }
 
-/* Tears down the servers that were created (started or not). */
 static size_t agent_inflight(struct agent_server *srv)
 {
     size_t n = 0;
