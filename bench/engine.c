@@ -857,6 +857,10 @@ int main(int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     lr_log_set_level(LR_LOG_WARN);
+    if (!bench_alloc_enabled() && !c->o.json) {
+        printf("# sanitizer build: allocation counters are off, heap "
+               "figures read 0\n");
+    }
     rc = be_open(c);
     if (rc == LR_OK) {
         rc = be_all(c);
