@@ -179,6 +179,13 @@ struct agent_server_opts {
     const struct agent_method *methods;
     size_t n_methods;
     void *ctx; /* handed to every handler */
+    /*
+     * Called on the worker thread as each call closes, with the method's
+     * path (NULL for an unknown method), the status sent and the time from
+     * arrival to close. NULL = none. For metrics; must not block.
+     */
+    void (*observe)(void *ctx, const char *path, int status,
+                    int64_t duration_ns);
 };
 
 /**

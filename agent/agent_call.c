@@ -112,6 +112,7 @@ static void agent_call_finish(struct agent_call *c, enum agent_status status,
         c->status_msg = grpc_slice_from_copied_string(msg);
         c->has_status_msg = true;
     }
+    c->status = (int)status;
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = (grpc_status_code)status;
     ops[n++].data.send_status_from_server.status_details =
@@ -240,6 +241,9 @@ void agent_call_arrived(struct agent_call *c)
     unsigned now = atomic_fetch_add(&c->w->inflight, 1) + 1;
     int rc;
 
+    if (srv->observe != NULL)
+        c->arrived_ns = lr_mono_ns();
+
     atomic_store_explicit(&c->state, AGENT_CALL_ACTIVE, memory_order_relaxed);
     if (c->method < 0) {
         agent_call_unknown(c);
@@ -279,6 +283,12 @@ void agent_call_arrived(struct agent_call *c)
 
 void agent_call_closed(struct agent_call *c)
 {
+    struct agent_server *srv = c->w->srv;
+
+    if (srv->observe != NULL)
+        srv->observe(srv->ctx,
+                     c->method >= 0 ? srv->methods[c->method].path : NULL,
+                     c->status, lr_mono_ns() - c->arrived_ns);
     atomic_fetch_sub(&c->w->inflight, 1);
     agent_call_put(c, true);
 }

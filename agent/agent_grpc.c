@@ -642,6 +642,7 @@ int agent_server_start(const struct agent_server_opts *o,
     srv->methods = o->methods;
     srv->n_methods = o->n_methods;
     srv->ctx = o->ctx;
+    srv->observe = o->observe;
     srv->n_workers = agent_worker_count(o->workers);
     srv->max_send = o->max_message_bytes > AGENT_MAX_SEND_FLOOR
                         ? o->max_message_bytes

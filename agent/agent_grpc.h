@@ -51,6 +51,8 @@ struct agent_server {
     const struct agent_method *methods;
     size_t n_methods;
     void *ctx;
+    void (*observe)(void *ctx, const char *path, int status,
+                    int64_t duration_ns);
     size_t arena_limit; /* per call */
     size_t max_send;    /* bytes in one response */
     atomic_uint max_inflight;
@@ -81,6 +83,8 @@ struct agent_call {
     grpc_slice status_msg;
     bool has_status_msg;
     int cancelled;
+    int status;         /* sent, for the observer */
+    int64_t arrived_ns; /* lr_mono_ns() at arrival */
     atomic_bool finished;
     ProtobufCAllocator pb_alloc;
     struct agent_call *next; /* in the worker's pool */
