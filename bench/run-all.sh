@@ -69,6 +69,12 @@ run() {
     "$@"
 }
 
+# The agent writes one history row per Evaluate (six indexes), and its cost
+# grows with the database: say how big it is after each run.
+state_size() {
+    echo "# state: $(du -sh "$tmp/state" | cut -f1) on disk after this run"
+}
+
 start_agent() {
     mkdir -p "$tmp/state"
     "$AGENT" --listen "$TARGET" --state-dir "$tmp/state" \
@@ -111,6 +117,7 @@ for n in 1 8 64; do
     [ "$n" -lt "$c" ] && c=$n
     run "$LOADGEN" --target "$TARGET" --method both --duration "$DURATION" \
         --warmup 2 --inflight "$n" --connections "$c" --agent-pid "$AGENT_PID"
+    state_size
 done
 
 echo
@@ -122,6 +129,7 @@ echo "# maximum Evaluate throughput at 64 in flight: $max qps"
 run "$LOADGEN" --target "$TARGET" --method evaluate --duration "$DURATION" \
     --warmup 2 --inflight 64 --connections "$CONNECTIONS" \
     --rate $((max / 2)) --agent-pid "$AGENT_PID"
+state_size
 
 if [ "$SKIP_ENGINE" -eq 0 ]; then
     echo
@@ -145,6 +153,7 @@ if [ "$SKIP_FLOOD" -eq 0 ]; then
     start_agent
     run sh bench/flood.sh --loadgen "$LOADGEN" --target "$TARGET" \
         --pid "$AGENT_PID" --count "$FLOOD"
+    state_size
 fi
 
 echo
