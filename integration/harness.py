@@ -19,12 +19,13 @@ environment, so the repository holds no machine paths:
 
 Time: tests never sleep to make time pass; events carry timestamp_ms. Waits
 for a process to come up or for a reload to land poll with a deadline.
-Every test has a hard timeout (AgentTestCase arms faulthandler); the agent is
-started with PR_SET_PDEATHSIG so a killed test run never leaves it behind.
+Every test has a hard timeout (AgentTestCase arms faulthandler); every child
+is started through setpriv --pdeathsig KILL, so a killed test run never
+leaves an agent behind. (Not with subprocess's preexec_fn: that makes Python
+fork(), and grpcio's fork handlers can deadlock there.)
 """
 
 import atexit
-import ctypes
 import faulthandler
 import importlib
 import json
@@ -40,7 +41,12 @@ import threading
 import time
 import unittest
 
-import grpc
+# grpcio's fork support is not needed (children are exec'd at once) and its
+# fork handlers are a deadlock risk; this must precede the first grpc import
+# (CTest also sets it in the environment).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import grpc  # noqa: E402
 
 # --------------------------------------------------------------------------
 # environment
@@ -201,19 +207,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent():
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+# Children die with the test process (PR_SET_PDEATHSIG survives exec).
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"]
 
 
 def run(cmd, input_bytes=None, secs=30, env=None):
-    """Runs a short-lived command; returns CompletedProcess (text output)."""
-    return subprocess.run(cmd, input=input_bytes, capture_output=True,
-                          timeout=timeout(secs), env=child_env(env),
-                          preexec_fn=_die_with_parent)
+    """Runs a short-lived command; returns CompletedProcess (bytes)."""
+    return subprocess.run(DIE_WITH_PARENT + list(cmd), input=input_bytes,
+                          capture_output=True, timeout=timeout(secs),
+                          env=child_env(env))
 
 
 def sanitizer_report(text):
@@ -338,11 +340,11 @@ class Agent:
             cmd += ["--config", self.config_path]
         cmd += list(args)
         self._stderr_file = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(DIE_WITH_PARENT + cmd,
+                                     stdin=subprocess.DEVNULL,
                                      stdout=self._stderr_file,
                                      stderr=self._stderr_file,
-                                     env=child_env(), cwd=self.dir,
-                                     preexec_fn=_die_with_parent)
+                                     env=child_env(), cwd=self.dir)
         if wait:
             self.wait_serving(target or self.tcp)
         return self

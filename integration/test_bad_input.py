@@ -17,9 +17,9 @@ import socket
 import time
 import unittest
 
-import grpc
 
 import harness
+import grpc  # after harness: it sets GRPC_ENABLE_FORK_SUPPORT
 from harness import AgentTestCase, now_ms, raw_attempt, stubs
 
 DAY_MS = 86400 * 1000
@@ -211,7 +211,7 @@ class BadInputTest(AgentTestCase):
     def test_expired_deadline(self):
         self.assertRpcError(grpc.StatusCode.DEADLINE_EXCEEDED,
                             self.agent.risk().Evaluate, self.attempt(),
-                            timeout=0)
+                            timeout=-1)
 
     def test_expired_deadline_riskctl(self):
         proc = self.agent.riskctl("--timeout-ms", "0", "evaluate",

@@ -12,10 +12,10 @@ others off, so each decision is known in advance.
 import os
 import unittest
 
-import grpc
 from google.protobuf import json_format
 
 import harness
+import grpc  # after harness: it sets GRPC_ENABLE_FORK_SUPPORT
 from harness import (GEO_POINTS, AgentTestCase, expected_action, now_ms,
                      riskctl_json, stubs)
 

@@ -12,9 +12,9 @@ import os
 import subprocess
 import unittest
 
-import grpc
 
 import harness
+import grpc  # after harness: it sets GRPC_ENABLE_FORK_SUPPORT
 from harness import Agent, AgentTestCase, config_yaml, riskctl_json, yaml_str
 
 NAME = "agent.test"
