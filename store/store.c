@@ -7,6 +7,10 @@
  *            classifies, commits and updates the mirror as one step;
  *   writer   the writer thread's batches and maintenance (writer_mu lets
  *            store_purge() borrow it from another thread);
+ * write_mu is held around every write transaction of either connection:
+ * SQLite admits one writer at a time anyway, and waiting on a mutex wakes a
+ * lock call the moment a history batch ends, where SQLite's busy handler
+ * would poll with sleeps. Order: main_mu, then write_mu, then writer_mu.
  *   query    lock-by-query, whose callback runs while rows stream;
  *   readers  a few read connections for profile loads and admin reads,
  *            each behind its own mutex, so loads do not queue behind a lock.
@@ -39,11 +43,13 @@
 #define STORE_DEFAULT_RETENTION_DAYS 30
 #define STORE_DEFAULT_BATCH 512
 #define STORE_DEFAULT_QUEUE_CAP 65536
+#define STORE_TXN_MAX 4096 /* records per writer transaction, at most */
 #define STORE_DURATION_MAX_S (100ull * 366 * 86400)
-#define STORE_CHECKPOINT_NS (1000LL * 1000000)
+#define STORE_CHECKPOINT_NS (10000LL * 1000000)
 #define STORE_PURGE_NS (60000LL * 1000000)
 #define STORE_FAIL_LOG_NS (10000LL * 1000000)
 #define STORE_DAY_MS 86400000LL
+#define STORE_CLOCK_AHEAD_MS STORE_DAY_MS /* store time ignores beyond */
 
 struct store_reader {
     pthread_mutex_t mu;
@@ -61,6 +67,7 @@ struct store {
     int version;
     pthread_mutex_t main_mu;
     struct store_conn *main;
+    pthread_mutex_t write_mu; /* one write transaction at a time */
     pthread_mutex_t writer_mu;
     struct store_conn *writer;
     pthread_mutex_t query_mu;
@@ -110,6 +117,7 @@ static int store_alloc(const struct store_opts *opts, struct store **out,
         st->batch = st->queue_cap;
     st->max_bytes = opts->max_bytes;
     pthread_mutex_init(&st->main_mu, NULL);
+    pthread_mutex_init(&st->write_mu, NULL);
     pthread_mutex_init(&st->writer_mu, NULL);
     pthread_mutex_init(&st->query_mu, NULL);
     for (size_t i = 0; i < STORE_READERS; i++)
@@ -181,8 +189,11 @@ static int store_load_locks(struct store *st, char *err, size_t errcap)
         rc = store_db_locks_load(st->main, store_load_row, st->locks);
     if (rc == 0)
         rc = store_db_latest_time(st->main, &latest);
-    if (rc == 0)
+    if (rc == 0) {
         atomic_store(&st->clock_ms, latest);
+        if (latest > 0 && store_lockmap_purge_due(st->locks, latest))
+            store_lockmap_purge(st->locks, latest);
+    }
     if (st->locks != NULL)
         store_lockmap_load_done(st->locks);
     if (rc)
@@ -236,8 +247,10 @@ int store_open(const struct store_opts *opts, struct store **out, char *err,
     if (rc == 0)
         rc = store_open_others(st, err, errcap);
     if (rc == 0)
-        rc = store_queue_start(st->queue_cap, st->batch, store_writer_commit,
-                               store_writer_tick, st, &st->queue);
+        rc = store_queue_start(
+            st->queue_cap, st->batch,
+            st->batch > STORE_TXN_MAX ? st->batch : STORE_TXN_MAX,
+            store_writer_commit, store_writer_tick, st, &st->queue);
     if (rc) {
         if (err[0] == '\0')
             snprintf(err, errcap, "%s: %s", st->path, lr_strerror(rc));
@@ -263,6 +276,7 @@ void store_close(struct store *st)
     store_lockmap_free(st->locks);
     pthread_mutex_destroy(&st->query_mu);
     pthread_mutex_destroy(&st->writer_mu);
+    pthread_mutex_destroy(&st->write_mu);
     pthread_mutex_destroy(&st->main_mu);
     free(st);
 }
@@ -291,11 +305,17 @@ bool store_read_only(const struct store *st)
 
 /* ---- store time -------------------------------------------------------- */
 
-/* Moves store time forward to @p now_ms (never back); returns it. */
+/*
+ * Moves store time forward to @p now_ms (never back); returns it. A time
+ * more than a day past the wall clock is a caller's bug, and following it
+ * would let retention delete every login, so it is ignored.
+ */
 static int64_t store_clock_see(struct store *st, int64_t now_ms)
 {
     int64_t cur = atomic_load_explicit(&st->clock_ms, memory_order_relaxed);
 
+    if (now_ms > cur && now_ms > lr_now_ms() + STORE_CLOCK_AHEAD_MS)
+        return cur;
     while (now_ms > cur && !atomic_compare_exchange_weak_explicit(
                                &st->clock_ms, &cur, now_ms,
                                memory_order_relaxed, memory_order_relaxed))
@@ -324,9 +344,11 @@ static int store_writer_commit(void *ctx, struct store_rec *const *recs,
     int64_t now;
     int rc;
 
+    pthread_mutex_lock(&st->write_mu);
     pthread_mutex_lock(&st->writer_mu);
     rc = store_db_write_batch(st->writer, recs, n);
     pthread_mutex_unlock(&st->writer_mu);
+    pthread_mutex_unlock(&st->write_mu);
     if (rc == 0)
         return LR_OK;
     /* One line per interval, not one per batch, when the disk is full. */
@@ -374,9 +396,11 @@ int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out)
     pthread_mutex_lock(&st->main_mu);
     store_mirror_purge(st, store_clock(st));
     pthread_mutex_unlock(&st->main_mu);
+    pthread_mutex_lock(&st->write_mu);
     pthread_mutex_lock(&st->writer_mu);
     rc = store_db_purge(st->writer, before, now_ms, &deleted);
     pthread_mutex_unlock(&st->writer_mu);
+    pthread_mutex_unlock(&st->write_mu);
     if (rc == 0 && deleted_out != NULL)
         *deleted_out = deleted;
     return rc;
@@ -506,8 +530,10 @@ static int store_bulk_commit(struct store *st, bool lock,
         if (rc)
             return rc;
     }
+    pthread_mutex_lock(&st->write_mu);
     rc = store_db_locks_apply(st->main, lock, p->changed, p->n_changed, expires,
                               (int)scope, &a, audit_id);
+    pthread_mutex_unlock(&st->write_mu);
     if (rc) {
         store_lockmap_batch_free(batch);
         return rc;
@@ -777,7 +803,9 @@ int store_audit_add(struct store *st, const struct store_actor *who,
         .changed = changed,
     };
     pthread_mutex_lock(&st->main_mu);
+    pthread_mutex_lock(&st->write_mu);
     rc = store_db_audit_add(st->main, &a, &id);
+    pthread_mutex_unlock(&st->write_mu);
     pthread_mutex_unlock(&st->main_mu);
     if (rc == 0 && id_out != NULL)
         *id_out = id;

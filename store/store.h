@@ -18,7 +18,8 @@
  * works. Housekeeping - dropping expired locks, history retention, counting
  * and listing active locks - runs on "store time": the newest time callers
  * have handed the store (lock calls, store_lock_get, store_purge), seeded at
- * open from the newest audit row; never on the wall clock directly.
+ * open from the newest audit row; never on the wall clock directly (a time
+ * more than a day past the wall clock is not followed).
  */
 #ifndef LR_STORE_H
 #define LR_STORE_H
@@ -44,7 +45,7 @@ struct store;
 struct store_opts {
     const char *dir;         /* created if missing (mode 0700) */
     uint32_t retention_days; /* history older than this is deleted */
-    uint32_t batch;          /* writer batch size, default 512 */
+    uint32_t batch;          /* queued writes that trigger a commit, 512 */
     uint32_t queue_cap;      /* queued writes before dropping, 65536 */
     uint64_t max_bytes;      /* size cap of the database file, 0 = none */
 };

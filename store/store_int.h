@@ -311,8 +311,11 @@ typedef int (*store_queue_commit_fn)(void *ctx, struct store_rec *const *recs,
 /** Called from the writer thread about every 50 ms, for maintenance. */
 typedef void (*store_queue_tick_fn)(void *ctx);
 
-/** Starts the writer thread. */
-LR_WUR int store_queue_start(size_t cap, size_t batch,
+/**
+ * Starts the writer thread: it commits when @p trigger records wait (or the
+ * linger time passed), taking up to @p txn_max (>= @p trigger) at a time.
+ */
+LR_WUR int store_queue_start(size_t cap, size_t trigger, size_t txn_max,
                              store_queue_commit_fn commit,
                              store_queue_tick_fn tick, void *ctx,
                              struct store_queue **out);

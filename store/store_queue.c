@@ -3,10 +3,13 @@
  *
  * Profile and history writes come from gRPC threads that must never wait on
  * disk, so they are pushed into a fixed ring of pointers and one thread
- * commits them in batches: as soon as a batch is full, or at the latest
+ * commits them: as soon as `trigger` records wait, or at the latest
  * STORE_QUEUE_LINGER_MS after the previous commit, or at once when someone
- * flushes or stops. When the ring is full a push drops its record and counts
- * it: the queue never blocks a caller and never grows.
+ * flushes or stops. A commit takes everything waiting, up to `txn_max`:
+ * random-key index inserts cost a page write each, so under load larger
+ * transactions (more rows per dirty page) are what keeps up. When the ring
+ * is full a push drops its record and counts it: the queue never blocks a
+ * caller and never grows.
  *
  * Flushing uses two counters: every accepted push increments `pushed`, every
  * record the writer finishes (committed or failed) increments `done`. Both
@@ -26,14 +29,14 @@ struct store_queue {
     pthread_cond_t work; /* the writer waits here */
     pthread_cond_t done_cv;
     struct store_rec **ring;
-    size_t cap, head, len, batch;
+    size_t cap, head, len, trigger, txn_max;
     uint64_t pushed, done, dropped, failed_batches;
     unsigned flushers;
     bool stop;
     store_queue_commit_fn commit;
     store_queue_tick_fn tick;
     void *ctx;
-    struct store_rec **taken; /* the writer's batch, batch entries */
+    struct store_rec **taken; /* the writer's batch, txn_max entries */
     pthread_t thread;
 };
 
@@ -51,7 +54,8 @@ static bool store_queue_wait(struct store_queue *q)
     struct timespec until;
 
     store_deadline(&until, STORE_QUEUE_LINGER_MS);
-    while (!q->stop && !(q->flushers > 0 && q->len > 0) && q->len < q->batch) {
+    while (!q->stop && !(q->flushers > 0 && q->len > 0) &&
+           q->len < q->trigger) {
         if (pthread_cond_timedwait(&q->work, &q->mu, &until) == ETIMEDOUT)
             break;
     }
@@ -61,7 +65,7 @@ static bool store_queue_wait(struct store_queue *q)
 /* Commits up to one batch; called and returns with the mutex held. */
 static void store_queue_drain_one(struct store_queue *q)
 {
-    size_t n = q->len < q->batch ? q->len : q->batch;
+    size_t n = q->len < q->txn_max ? q->len : q->txn_max;
     int rc;
 
     for (size_t i = 0; i < n; i++) {
@@ -123,25 +127,26 @@ out:
     return rc;
 }
 
-int store_queue_start(size_t cap, size_t batch, store_queue_commit_fn commit,
-                      store_queue_tick_fn tick, void *ctx,
-                      struct store_queue **out)
+int store_queue_start(size_t cap, size_t trigger, size_t txn_max,
+                      store_queue_commit_fn commit, store_queue_tick_fn tick,
+                      void *ctx, struct store_queue **out)
 {
     struct store_queue *q = NULL;
     int rc = LR_NOMEM;
 
-    if (cap == 0 || batch == 0)
+    if (cap == 0 || trigger == 0 || txn_max < trigger)
         return LR_INVALID;
     q = calloc(1, sizeof(*q));
     if (q == NULL)
         return LR_NOMEM;
     q->cap = cap;
-    q->batch = batch;
+    q->trigger = trigger;
+    q->txn_max = txn_max;
     q->commit = commit;
     q->tick = tick;
     q->ctx = ctx;
     q->ring = calloc(cap, sizeof(*q->ring));
-    q->taken = calloc(batch, sizeof(*q->taken));
+    q->taken = calloc(txn_max, sizeof(*q->taken));
     if (q->ring == NULL || q->taken == NULL)
         goto fail;
     rc = store_queue_init_sync(q);
@@ -177,7 +182,7 @@ int store_queue_push(struct store_queue *q, struct store_rec *r)
         q->ring[(q->head + q->len) % q->cap] = r;
         q->len++;
         q->pushed++;
-        if (q->len == q->batch)
+        if (q->len == q->trigger)
             pthread_cond_signal(&q->work);
     }
     pthread_mutex_unlock(&q->mu);

@@ -332,6 +332,8 @@ static int store_conn_pragmas(struct store_conn *c)
     else if (c->role == STORE_CONN_WRITER)
         rc = store_exec(c,
                         "PRAGMA synchronous=NORMAL;"
+                        "PRAGMA cache_size=-65536;"
+                        "PRAGMA wal_autocheckpoint=8192;"
                         "PRAGMA journal_size_limit=67108864;",
                         "configure");
     return rc;
