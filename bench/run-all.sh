@@ -121,15 +121,32 @@ for n in 1 8 64; do
 done
 
 echo
-echo "## 2. Evaluate p99 at half the maximum throughput"
-max=$("$LOADGEN" --target "$TARGET" --method evaluate --duration "$DURATION" \
-    --warmup 2 --inflight 64 --connections "$CONNECTIONS" --json |
-    sed -n 's/.*"qps":\([0-9]*\).*/\1/p')
-echo "# maximum Evaluate throughput at 64 in flight: $max qps"
-run "$LOADGEN" --target "$TARGET" --method evaluate --duration "$DURATION" \
-    --warmup 2 --inflight 64 --connections "$CONNECTIONS" \
-    --rate $((max / 2)) --agent-pid "$AGENT_PID"
+echo "## 1b. The same at 64 in flight without attempted_password (no Argon2)"
+run "$LOADGEN" --target "$TARGET" --method both --duration "$DURATION" \
+    --warmup 2 --inflight 64 --connections "$CONNECTIONS" --no-passwords \
+    --agent-pid "$AGENT_PID"
 state_size
+
+# p99 at half the maximum: measure the maximum, then run open loop at half
+half_rate() {
+    max=$("$LOADGEN" --target "$TARGET" --method evaluate \
+        --duration "$DURATION" --warmup 2 --inflight 64 \
+        --connections "$CONNECTIONS" --json "$@" |
+        sed -n 's/.*"qps":\([0-9]*\).*/\1/p')
+    echo "# maximum Evaluate throughput at 64 in flight $*: $max qps"
+    run "$LOADGEN" --target "$TARGET" --method evaluate \
+        --duration "$DURATION" --warmup 2 --inflight 64 \
+        --connections "$CONNECTIONS" --rate $((max / 2)) \
+        --agent-pid "$AGENT_PID" "$@"
+    state_size
+}
+
+echo
+echo "## 2. Evaluate p99 at half the maximum throughput"
+half_rate
+echo
+echo "## 2b. The same without attempted_password (no Argon2)"
+half_rate --no-passwords
 
 if [ "$SKIP_ENGINE" -eq 0 ]; then
     echo
