@@ -240,17 +240,22 @@ int store_open(const struct store_opts *opts, struct store **out, char *err,
     if (rc)
         return rc;
     rc = store_mkdirs(st, err, errcap);
-    if (rc == 0)
-        rc = store_open_main(st, err, errcap);
-    if (rc == 0)
-        rc = store_load_locks(st, err, errcap);
-    if (rc == 0)
-        rc = store_open_others(st, err, errcap);
-    if (rc == 0)
-        rc = store_queue_start(
-            st->queue_cap, st->batch,
-            st->batch > STORE_TXN_MAX ? st->batch : STORE_TXN_MAX,
-            store_writer_commit, store_writer_tick, st, &st->queue);
+    if (rc)
+        goto out;
+    rc = store_open_main(st, err, errcap);
+    if (rc)
+        goto out;
+    rc = store_load_locks(st, err, errcap);
+    if (rc)
+        goto out;
+    rc = store_open_others(st, err, errcap);
+    if (rc)
+        goto out;
+    rc = store_queue_start(
+        st->queue_cap, st->batch,
+        st->batch > STORE_TXN_MAX ? st->batch : STORE_TXN_MAX,
+        store_writer_commit, store_writer_tick, st, &st->queue);
+out:
     if (rc) {
         if (err[0] == '\0')
             snprintf(err, errcap, "%s: %s", st->path, lr_strerror(rc));

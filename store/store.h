@@ -68,7 +68,11 @@ LR_WUR int store_open(const struct store_opts *opts, struct store **out,
 /** Drains the writer queue, stops the thread, closes. NULL is a no-op. */
 void store_close(struct store *st);
 
-/** Waits until every write queued before this call is committed. */
+/**
+ * Waits until every write queued before this call is committed. LR_STORE if
+ * a commit failed meanwhile (disk full, read-only): those writes are dropped
+ * and counted in store_dropped_writes().
+ */
 LR_WUR int store_flush(struct store *st);
 
 /** Schema version of the open database (for tests and metrics). */
@@ -305,7 +309,7 @@ LR_WUR int store_audit_add(struct store *st, const struct store_actor *who,
 LR_WUR int store_audit_list(struct store *st, size_t max,
                             struct store_audit *out, size_t *n_out);
 
-/** Writes dropped because the queue was full, since open. */
+/** Writes dropped since open: queue full, or their commit failed. */
 uint64_t store_dropped_writes(struct store *st);
 /** Writes waiting for the writer thread now. */
 size_t store_queue_depth(struct store *st);

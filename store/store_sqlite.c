@@ -593,21 +593,31 @@ int store_db_setup(struct store_conn *c, int *version_out, char *err,
     int rc;
 
     rc = store_identity(c, &version, err, errcap);
-    if (rc == 0 && version > 0)
+    if (rc)
+        goto out;
+    if (version > 0) {
         rc = store_quick_check(c, err, errcap);
-    if (rc == 0 && !c->read_only)
-        rc = store_wal_mode(c, err, errcap);
-    if (rc == 0 && version < STORE_LATEST && c->read_only) {
-        store_errf(err, errcap, "%s: read-only, cannot migrate schema %lld",
-                   c->path, (long long)version);
-        rc = LR_IO;
+        if (rc)
+            goto out;
     }
-    if (rc == 0)
-        rc = store_migrate(c, (int)version, err, errcap);
-    if (rc == 0 && store_apply_max_bytes(c) != 0) {
+    if (c->read_only) {
+        rc = version < STORE_LATEST ? LR_IO : LR_OK;
+        if (rc)
+            store_errf(err, errcap, "%s: read-only, cannot migrate schema %lld",
+                       c->path, (long long)version);
+        goto out;
+    }
+    rc = store_wal_mode(c, err, errcap);
+    if (rc)
+        goto out;
+    rc = store_migrate(c, (int)version, err, errcap);
+    if (rc)
+        goto out;
+    if (store_apply_max_bytes(c) != 0) {
         store_errf(err, errcap, "%s: cannot set the size cap", c->path);
         rc = LR_IO;
     }
+out:
     if (rc == 0)
         *version_out = STORE_LATEST;
     return rc;
