@@ -178,6 +178,16 @@ class ServeTest(AgentTestCase):
         self.assertEqual(d["geo"]["country"], "")
         self.assertEqual(d["geo"]["asn"], 0)
 
+    def test_evaluate_non_ascii_city(self):
+        # São Paulo: UTF-8 passes through the agent, jansson and riskctl
+        self.assertEqual(self.evaluate("198.18.4.10")["geo"]["city"],
+                         "S\u00e3o Paulo")
+        self.assertEqual(self.riskctl_evaluate("198.18.4.10")["geo"]["city"],
+                         "S\u00e3o Paulo")
+        proc = self.agent.riskctl("evaluate", "--account", "alice", "--ip",
+                                  "198.18.4.10")
+        self.assertIn("S\u00e3o Paulo", proc.stdout.decode())
+
     def test_evaluate_reasons_have_detail(self):
         for r in self.evaluate("198.18.3.10")["reasons"]:
             self.assertTrue(r["detail"], "reason without detail: %r" % r)
