@@ -52,12 +52,13 @@ import grpc  # noqa: E402
 # environment
 
 
-def _env_path(name):
+def env_path(name):
     value = os.environ.get(name)
     if not value:
         raise unittest.SkipTest(
             "%s is not set: run the integration tests through ctest" % name)
-    return value
+    # absolute: the agent runs in its temp dir
+    return os.path.abspath(value)
 
 
 AGENT = os.environ.get("LR_AGENT", "")
@@ -103,7 +104,7 @@ def child_env(extra=None):
 
 def db_path(kind):
     """Path of the fixture database: kind is city, asn or anonymous."""
-    return os.path.join(_env_path("LR_DATA_DIR"),
+    return os.path.join(env_path("LR_DATA_DIR"),
                         "loginrisk-%s.mmdb" % kind)
 
 
@@ -131,7 +132,7 @@ def stubs():
     global _stubs, _stub_dir
     if _stubs is not None:
         return _stubs
-    proto_dir = _env_path("LR_PROTO_DIR")
+    proto_dir = env_path("LR_PROTO_DIR")
     _stub_dir = tempfile.mkdtemp(prefix="lr-stubs-")
     atexit.register(_cleanup_stub_dir)
     src = os.path.join(_stub_dir, "src")
@@ -335,7 +336,7 @@ class Agent:
     def start(self, config=None, args=(), wait=True, target=None):
         if config is not None:
             self.write_config(config)
-        cmd = [_env_path("LR_AGENT")]
+        cmd = [env_path("LR_AGENT")]
         if os.path.exists(self.config_path):
             cmd += ["--config", self.config_path]
         cmd += list(args)
@@ -489,7 +490,7 @@ class Agent:
     def riskctl(self, *args, target=None, input_bytes=None, secs=30,
                 env=None):
         """Runs riskctl against this agent; returns CompletedProcess."""
-        cmd = [_env_path("LR_RISKCTL"), "--target", target or self.tcp]
+        cmd = [env_path("LR_RISKCTL"), "--target", target or self.tcp]
         return run(cmd + list(args), input_bytes=input_bytes, secs=secs,
                    env=env)
 

@@ -60,7 +60,7 @@ class CheckConfigTest(AgentTestCase):
 
     def check(self, text, *extra):
         path = self.agent.write_config(text)
-        return harness.run([os.environ["LR_AGENT"], "--check-config",
+        return harness.run([harness.env_path("LR_AGENT"), "--check-config",
                             "--config", path] + list(extra))
 
     def assertRefused(self, text, line, word=None):
@@ -79,9 +79,9 @@ class CheckConfigTest(AgentTestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
 
     def test_example_config_loads(self):
-        example = os.path.join(os.environ["LR_SOURCE_DIR"],
+        example = os.path.join(harness.env_path("LR_SOURCE_DIR"),
                                "config/loginrisk.example.yaml")
-        proc = harness.run([os.environ["LR_AGENT"], "--check-config",
+        proc = harness.run([harness.env_path("LR_AGENT"), "--check-config",
                             "--config", example,
                             "--state-dir", self.agent.state_dir,
                             "--geo-city", harness.db_path("city"),
@@ -90,7 +90,7 @@ class CheckConfigTest(AgentTestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
 
     def test_embedded_default_checks(self):
-        proc = harness.run([os.environ["LR_AGENT"], "--check-config",
+        proc = harness.run([harness.env_path("LR_AGENT"), "--check-config",
                             "--state-dir", self.agent.state_dir])
         self.assertEqual(proc.returncode, 0, proc.stderr.decode())
 

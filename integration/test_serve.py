@@ -9,7 +9,6 @@ databases map documentation ranges to places (data/geo-fixtures.json):
 others off, so each decision is known in advance.
 """
 
-import os
 import unittest
 
 from google.protobuf import json_format
@@ -255,19 +254,19 @@ class ServeTest(AgentTestCase):
     # ---- riskctl itself
 
     def test_riskctl_target_from_env(self):
-        proc = harness.run([os.environ["LR_RISKCTL"], "health"],
+        proc = harness.run([harness.env_path("LR_RISKCTL"), "health"],
                            env={"RISKCTL_TARGET": self.agent.unix})
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
     def test_riskctl_unreachable(self):
-        proc = harness.run([os.environ["LR_RISKCTL"], "--target",
+        proc = harness.run([harness.env_path("LR_RISKCTL"), "--target",
                             "127.0.0.1:%d" % harness.free_port(),
                             "--timeout-ms", "2000", "health"])
         self.assertEqual(proc.returncode, 1)
         self.assertIn("UNAVAILABLE", proc.stderr.decode())
 
     def test_riskctl_usage_errors(self):
-        ctl = os.environ["LR_RISKCTL"]
+        ctl = harness.env_path("LR_RISKCTL")
         for args in (["nope"], ["evaluate", "--bogus"], [],
                      ["evaluate", "--credential", "maybe"],
                      ["outcome", "--kind", "x"], ["health", "extra"],
@@ -277,7 +276,7 @@ class ServeTest(AgentTestCase):
                                                              proc.stderr))
 
     def test_riskctl_help(self):
-        ctl = os.environ["LR_RISKCTL"]
+        ctl = harness.env_path("LR_RISKCTL")
         for args in (["--help"], ["evaluate", "--help"],
                      ["outcome", "--help"], ["health", "-h"]):
             proc = harness.run([ctl] + args)
