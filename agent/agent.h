@@ -584,6 +584,21 @@ struct agent_metrics_pull {
 typedef void (*agent_metrics_pull_fn)(void *arg,
                                       struct agent_metrics_pull *out);
 
+/** What agent_metrics_pull_state() reads from (borrowed, for the agent's life).
+ */
+struct agent_metrics_sources {
+    struct agent_state *st;      /* engine, store, spray counters, snapshot */
+    struct agent_declog *declog; /* NULL when the decision log is off */
+};
+
+/**
+ * The agent's pull callback (agent_metrics_state.c): @p arg is a struct
+ * agent_metrics_sources. Reads the engine's stats, the store's queue, the
+ * spray counters, the decision log's counters, the draining flag and, from
+ * the current snapshot, the policy version and the geo build time.
+ */
+void agent_metrics_pull_state(void *arg, struct agent_metrics_pull *out);
+
 struct agent_metrics;
 
 /**

@@ -7,6 +7,7 @@ add_library(agent_ops STATIC
   agent_pseudonym.c
   agent_declog.c
   agent_metrics.c
-  agent_metrics_http.c)
+  agent_metrics_http.c
+  agent_metrics_state.c)
 target_link_libraries(agent_ops PUBLIC risk lr lr_proto PkgConfig::MHD
   Threads::Threads)

@@ -14,3 +14,10 @@ lr_add_test(test_agent_declog SOURCES test_agent_declog.c LIBS agent_ops
   TIMEOUT 60)
 lr_add_test(test_agent_metrics SOURCES test_agent_metrics.c LIBS agent_ops m
   TIMEOUT 60)
+# The pull callback on a real agent state: agent_core until agent_core links
+# agent_ops itself; the embedded default config names the fixture databases.
+lr_add_test(test_agent_metrics_state SOURCES test_agent_metrics_state.c
+  LIBS agent_ops agent_core TIMEOUT 60)
+if(TARGET geo_fixtures)
+  add_dependencies(test_agent_metrics_state geo_fixtures)
+endif()
