@@ -64,8 +64,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Every figure under its command, with the machine's load when it started:
+# other work on a 2-core box moves every number.
 run() {
     printf '\n$ %s\n' "$*"
+    echo "# load average $(cut -d' ' -f1-3 /proc/loadavg)"
     "$@"
 }
 
