@@ -21,3 +21,9 @@ lr_add_test(test_agent_metrics_state SOURCES test_agent_metrics_state.c
 if(TARGET geo_fixtures)
   add_dependencies(test_agent_metrics_state geo_fixtures)
 endif()
+# The decision log replayed through a fresh engine gives the same decisions.
+lr_add_test(test_agent_declog_replay SOURCES test_agent_declog_replay.c
+  LIBS agent_ops TIMEOUT 60)
+if(TARGET geo_fixtures)
+  add_dependencies(test_agent_declog_replay geo_fixtures)
+endif()
