@@ -11,5 +11,6 @@ set(RISK_ENGINE_SOURCES
   risk_recent.c
   risk_outcome.c
   risk_format.c
+  risk_index.c
   risk_event.c
 )

@@ -26,9 +26,6 @@
 #define RISK_MARK_BUCKETS 24
 #define RISK_FRAUD_MARK_S (30u * 86400u) /* R-STATE-3/4 */
 
-static uint64_t risk_uthash_seed;
-static pthread_once_t risk_seed_once = PTHREAD_ONCE_INIT;
-
 static uint64_t random_u64(void)
 {
     uint64_t v = 0;
@@ -36,16 +33,6 @@ static uint64_t random_u64(void)
     if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
         v = (uint64_t)lr_mono_ns() ^ ((uint64_t)lr_now_ms() << 20);
     return v;
-}
-
-static void seed_init(void)
-{
-    risk_uthash_seed = random_u64();
-}
-
-unsigned risk_uthash(const void *p, size_t len)
-{
-    return (unsigned)risk_hash64(p, len, risk_uthash_seed);
 }
 
 /* ---- keys -------------------------------------------------------------- */
@@ -268,10 +255,10 @@ static int engine_parts_new(struct risk_engine *e, const struct cfg *cfg,
     rc = risk_spray_slots_new(e, cfg->limits.spray_entries);
     if (rc)
         return rc;
-    rc = risk_profiles_new(e->seed, &e->profiles);
+    rc = risk_profiles_new(cfg->limits.profile_cache, e->seed, &e->profiles);
     if (rc)
         return rc;
-    return risk_recent_new(cfg->limits.recent_decisions, &e->recent);
+    return risk_recent_new(cfg->limits.recent_decisions, e->seed, &e->recent);
 }
 
 int risk_engine_new(const struct cfg *cfg, const struct geo_db *geo,
@@ -283,7 +270,6 @@ int risk_engine_new(const struct cfg *cfg, const struct geo_db *geo,
 
     if (!cfg || !out)
         return LR_INVALID;
-    pthread_once(&risk_seed_once, seed_init);
     e = calloc(1, sizeof(*e));
     if (!e)
         return LR_NOMEM;
@@ -617,8 +603,8 @@ static void put_counter(struct risk_counter *out, size_t cap, size_t *n,
 {
     if (*n >= cap)
         return;
-    snprintf(out[*n].name, sizeof(out[*n].name), "account.%s.%us", what,
-             (unsigned)window_s);
+    risk_textf(out[*n].name, sizeof(out[*n].name), "account.%s.%us", what,
+               (unsigned)window_s);
     out[*n].value = v;
     (*n)++;
 }

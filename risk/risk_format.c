@@ -43,6 +43,15 @@ void risk_fmt_span(char *buf, size_t cap, int64_t s)
         snprintf(buf, cap, "%lld d", (long long)(s / 86400));
 }
 
+void risk_textf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+}
+
 int risk_errs_add(struct cfg_errors *errs, const char *fmt, ...)
 {
     char msg[512];

@@ -23,15 +23,36 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* uthash: report allocation failure instead of exiting, and use a keyed
- * hash so chosen account ids cannot pile into one bucket. */
-#define HASH_NONFATAL_OOM 1
-#define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
-    ((hashv) = risk_uthash((keyptr), (keylen)))
-#include <uthash.h>
+/* ---- index ------------------------------------------------------------ */
 
-/** Keyed hash for uthash tables (process-wide random key). */
-unsigned risk_uthash(const void *p, size_t len);
+/* Open-addressing index from a keyed 64-bit hash to an element
+ * (risk_index.c): the profile cache and the recent-decision table. */
+struct risk_islot {
+    uint64_t h;
+    void *p; /* NULL = empty */
+};
+
+struct risk_index {
+    struct risk_islot *slots;
+    size_t mask;
+    size_t n;
+};
+
+/** Sizes the index for @p cap elements (load <= 1/2). LR_NOMEM. */
+LR_WUR int risk_index_init(struct risk_index *ix, size_t cap);
+void risk_index_free(struct risk_index *ix);
+/** How many elements fit. */
+size_t risk_index_room(const struct risk_index *ix);
+/** The element with hash @p h for which @p eq(elem, key) holds, or NULL. */
+void *risk_index_find(const struct risk_index *ix, uint64_t h,
+                      bool (*eq)(const void *elem, const void *key),
+                      const void *key);
+/** Adds @p p under @p h; LR_FULL beyond risk_index_room(). */
+LR_WUR int risk_index_put(struct risk_index *ix, uint64_t h, void *p);
+/** Removes element @p p, indexed under @p h (no-op if absent). */
+void risk_index_del(struct risk_index *ix, uint64_t h, const void *p);
+/** Rebuilds the index for at least @p cap elements. LR_NOMEM. */
+LR_WUR int risk_index_grow(struct risk_index *ix, size_t cap);
 
 /* ---- policy ------------------------------------------------------------ */
 
@@ -153,7 +174,8 @@ struct risk_pview {
 
 struct risk_profiles;
 
-LR_WUR int risk_profiles_new(uint64_t seed, struct risk_profiles **out);
+LR_WUR int risk_profiles_new(uint32_t cap, uint64_t seed,
+                             struct risk_profiles **out);
 void risk_profiles_free(struct risk_profiles *pc);
 size_t risk_profiles_size(struct risk_profiles *pc);
 
@@ -198,7 +220,8 @@ struct risk_recent_rec {
     bool device_known;
 };
 
-LR_WUR int risk_recent_new(uint32_t cap, struct risk_recent **out);
+LR_WUR int risk_recent_new(uint32_t cap, uint64_t seed,
+                           struct risk_recent **out);
 void risk_recent_free(struct risk_recent *r);
 size_t risk_recent_size(struct risk_recent *r);
 
@@ -391,6 +414,8 @@ LR_WUR int risk_spray_slots_new(struct risk_engine *e, uint32_t entries);
 void risk_fmt_count(char *buf, size_t cap, uint64_t v);
 /** "30 min", "20 h", "3 d", "45 s" for a span in seconds. */
 void risk_fmt_span(char *buf, size_t cap, int64_t seconds);
+/** snprintf for human text, where cutting a long detail short is fine. */
+void risk_textf(char *buf, size_t cap, const char *fmt, ...) LR_PRINTF(3, 4);
 /** Appends a message to @p errs (NULL is fine). LR_NOMEM. */
 LR_WUR int risk_errs_add(struct cfg_errors *errs, const char *fmt, ...)
     LR_PRINTF(2, 3);

@@ -95,8 +95,7 @@ static int outcome_fraud(struct risk_engine *e, const struct risk_policy *p,
         rc = risk_profile_forget_device(e, p, rec->account_id, rec->device_id);
     if (rc == LR_OK && p->cfg->locks.lock_on_confirmed_fraud)
         rc = risk_auto_lock(e, p, rec->account_id, "auto:CONFIRMED_FRAUD",
-                            "confirmed fraud",
-                            request_id, now_ms);
+                            "confirmed fraud", request_id, now_ms);
     return rc;
 }
 

@@ -291,14 +291,14 @@ const char *risk_policy_allowed(const struct risk_policy *p,
 
     for (size_t i = 0; i < p->n_allow_cidrs; i++) {
         if (geo_cidr_contains(&p->allow_cidrs[i], ip)) {
-            snprintf(buf, cap, "IP in allow_cidrs %s", cfg->allow_cidrs[i]);
+            risk_textf(buf, cap, "IP in allow_cidrs %s", cfg->allow_cidrs[i]);
             return buf;
         }
     }
     if (p->n_allow_accounts &&
         bsearch(&account, p->allow_accounts, p->n_allow_accounts,
                 sizeof(*p->allow_accounts), cmp_str)) {
-        snprintf(buf, cap, "account in allow_accounts");
+        risk_textf(buf, cap, "account in allow_accounts");
         return buf;
     }
     return NULL;

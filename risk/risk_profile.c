@@ -21,17 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RISK_PDEV_INLINE 40 /* a UUID fits; longer ids are copied */
+
 struct risk_pdev {
     uint64_t h;
-    char *id;
     int64_t first_ms;
     int64_t last_ms;
+    char *id_long; /* NULL when the id is inline */
+    char id[RISK_PDEV_INLINE];
 };
 
 #define RISK_PENT_INLINE 64
 
 struct risk_pent {
-    UT_hash_handle hh;
+    uint64_t h;             /* of the account id: its index key */
     struct risk_pent *prev; /* LRU: head is the most recently used */
     struct risk_pent *next;
     char account[RISK_PENT_INLINE]; /* the id, when it fits */
@@ -55,32 +58,75 @@ struct risk_pent {
 
 struct risk_profiles {
     pthread_mutex_t mu;
-    struct risk_pent *map;
+    struct risk_index ix;
     struct risk_pent *head;
     struct risk_pent *tail;
     size_t n;
     uint64_t seed;
 };
 
-int risk_profiles_new(uint64_t seed, struct risk_profiles **out)
+int risk_profiles_new(uint32_t cap, uint64_t seed, struct risk_profiles **out)
 {
     struct risk_profiles *pc = calloc(1, sizeof(*pc));
 
     if (!pc)
         return LR_NOMEM;
+    if (risk_index_init(&pc->ix, cap < 1 ? 1 : cap)) {
+        free(pc);
+        return LR_NOMEM;
+    }
     pthread_mutex_init(&pc->mu, NULL);
     pc->seed = seed;
     *out = pc;
     return LR_OK;
 }
 
-static void pent_clear(struct risk_pent *ent)
+static const char *pdev_id(const struct risk_pdev *d)
 {
+    return d->id_long ? d->id_long : d->id;
+}
+
+static int pdev_set(struct risk_pdev *d, const char *id, uint64_t seed)
+{
+    size_t len = strlen(id);
+
+    d->h = risk_hash64(id, len, seed);
+    d->id_long = NULL;
+    if (len < sizeof(d->id)) {
+        memcpy(d->id, id, len + 1);
+        return LR_OK;
+    }
+    d->id[0] = '\0';
+    d->id_long = strdup(id);
+    return d->id_long ? LR_OK : LR_NOMEM;
+}
+
+static void pdev_clear(struct risk_pdev *d)
+{
+    free(d->id_long);
+    d->id_long = NULL;
+}
+
+/*
+ * Empties @p ent for reuse. The device array is kept (a reused entry then
+ * costs no allocation); @p keep_devs false frees it too.
+ */
+static void pent_clear(struct risk_pent *ent, bool keep_devs)
+{
+    struct risk_pdev *devs = ent->devs;
+    size_t alloc = ent->devs_alloc;
+
     for (size_t i = 0; i < ent->n_devs; i++)
-        free(ent->devs[i].id);
-    free(ent->devs);
+        pdev_clear(&devs[i]);
     free(ent->account_long);
+    if (!keep_devs) {
+        free(devs);
+        devs = NULL;
+        alloc = 0;
+    }
     memset(ent, 0, sizeof(*ent));
+    ent->devs = devs;
+    ent->devs_alloc = alloc;
 }
 
 static const char *pent_account(const struct risk_pent *ent)
@@ -97,13 +143,17 @@ static int pent_set_account(struct risk_pent *ent, const char *account)
     return ent->account_long ? LR_OK : LR_NOMEM;
 }
 
-/* Makes room for @p n devices (n <= STORE_DEVICES_MAX). */
+/* Makes room for @p n devices (n <= STORE_DEVICES_MAX), doubling. */
 static int devs_reserve(struct risk_pent *ent, size_t n)
 {
     struct risk_pdev *v;
 
     if (n <= ent->devs_alloc)
         return LR_OK;
+    if (n < 2 * ent->devs_alloc)
+        n = 2 * ent->devs_alloc;
+    if (n > STORE_DEVICES_MAX)
+        n = STORE_DEVICES_MAX;
     v = realloc(ent->devs, n * sizeof(*v));
     if (!v)
         return LR_NOMEM;
@@ -114,16 +164,16 @@ static int devs_reserve(struct risk_pent *ent, size_t n)
 
 void risk_profiles_free(struct risk_profiles *pc)
 {
-    struct risk_pent *ent, *tmp;
+    struct risk_pent *ent, *next;
 
     if (!pc)
         return;
-    HASH_ITER(hh, pc->map, ent, tmp)
-    {
-        HASH_DEL(pc->map, ent);
-        pent_clear(ent);
+    for (ent = pc->head; ent; ent = next) {
+        next = ent->next;
+        pent_clear(ent, false);
         free(ent);
     }
+    risk_index_free(&pc->ix);
     pthread_mutex_destroy(&pc->mu);
     free(pc);
 }
@@ -164,12 +214,16 @@ static void lru_push(struct risk_profiles *pc, struct risk_pent *ent)
         pc->tail = ent;
 }
 
-static struct risk_pent *pent_find(struct risk_profiles *pc,
-                                   const char *account)
+static bool pent_eq(const void *elem, const void *key)
 {
-    struct risk_pent *ent = NULL;
+    return strcmp(pent_account(elem), key) == 0;
+}
 
-    HASH_FIND(hh, pc->map, account, strlen(account), ent);
+static struct risk_pent *pent_find(struct risk_profiles *pc,
+                                   const char *account, uint64_t h)
+{
+    struct risk_pent *ent = risk_index_find(&pc->ix, h, pent_eq, account);
+
     if (ent && ent != pc->head) {
         lru_unlink(pc, ent);
         lru_push(pc, ent);
@@ -177,17 +231,32 @@ static struct risk_pent *pent_find(struct risk_profiles *pc,
     return ent;
 }
 
-/* A fresh entry: the evicted tail at the cap, else a new allocation. */
+static struct risk_pent *pent_evict(struct risk_profiles *pc)
+{
+    struct risk_pent *ent = pc->tail;
+
+    lru_unlink(pc, ent);
+    risk_index_del(&pc->ix, ent->h, ent);
+    pc->n--;
+    return ent;
+}
+
+/*
+ * A fresh entry: the least recently used one at the cap (reused in place),
+ * else a new allocation. A cap lowered by a reload evicts down to it.
+ */
 static struct risk_pent *pent_take(struct risk_profiles *pc, size_t cap)
 {
     struct risk_pent *ent;
 
+    while (pc->n > cap && pc->tail) {
+        ent = pent_evict(pc);
+        pent_clear(ent, false);
+        free(ent);
+    }
     if (pc->n >= cap && pc->tail) {
-        ent = pc->tail;
-        lru_unlink(pc, ent);
-        HASH_DEL(pc->map, ent);
-        pc->n--;
-        pent_clear(ent);
+        ent = pent_evict(pc);
+        pent_clear(ent, true);
         return ent;
     }
     return calloc(1, sizeof(struct risk_pent));
@@ -220,10 +289,8 @@ static int pent_from_store(struct risk_pent *ent,
     for (size_t i = 0; i < nd; i++) {
         struct risk_pdev *d = &ent->devs[ent->n_devs];
 
-        d->id = strdup(sp->devices[i].id);
-        if (!d->id)
+        if (pdev_set(d, sp->devices[i].id, seed))
             return LR_NOMEM;
-        d->h = risk_hash64(d->id, strlen(d->id), seed);
         d->first_ms = sp->devices[i].first_ms;
         d->last_ms = sp->devices[i].last_ms;
         ent->n_devs++;
@@ -250,7 +317,7 @@ static void pent_to_store(const struct risk_pent *ent, struct store_profile *sp)
     memset(sp, 0, sizeof(*sp));
     lr_strlcpy(sp->account_id, pent_account(ent), sizeof(sp->account_id));
     for (size_t i = 0; i < ent->n_devs; i++) {
-        lr_strlcpy(sp->devices[i].id, ent->devs[i].id,
+        lr_strlcpy(sp->devices[i].id, pdev_id(&ent->devs[i]),
                    sizeof(sp->devices[i].id));
         sp->devices[i].first_ms = ent->devs[i].first_ms;
         sp->devices[i].last_ms = ent->devs[i].last_ms;
@@ -275,28 +342,30 @@ static void pent_to_store(const struct risk_pent *ent, struct store_profile *sp)
 /* ---- lookup ------------------------------------------------------------ */
 
 static int pent_insert(struct risk_profiles *pc, const struct risk_policy *p,
-                       const char *account, const struct store_profile *sp,
-                       struct risk_pent **out)
+                       const char *account, uint64_t h,
+                       const struct store_profile *sp, struct risk_pent **out)
 {
     uint32_t cap = p->cfg->limits.profile_cache;
     struct risk_pent *ent;
-    int rc = LR_OK;
+    int rc;
 
-    ent = pent_take(pc, cap < 1 ? 1 : cap);
+    cap = cap < 1 ? 1 : cap;
+    /* a reload may raise the cap: the index grows with it */
+    rc = risk_index_grow(&pc->ix, cap);
+    if (rc)
+        return rc;
+    ent = pent_take(pc, cap);
     if (!ent)
         return LR_NOMEM;
     rc = pent_set_account(ent, account);
     if (rc == LR_OK && sp)
         rc = pent_from_store(ent, sp, pc->seed);
     if (rc == LR_OK) {
-        const char *key = pent_account(ent);
-
-        HASH_ADD_KEYPTR(hh, pc->map, key, strlen(key), ent);
-        if (!ent->hh.tbl)
-            rc = LR_NOMEM;
+        ent->h = h;
+        rc = risk_index_put(&pc->ix, h, ent);
     }
     if (rc) {
-        pent_clear(ent);
+        pent_clear(ent, false);
         free(ent);
         return rc;
     }
@@ -311,14 +380,15 @@ static int pent_insert(struct risk_profiles *pc, const struct risk_policy *p,
  * held, but drops it around the store read.
  */
 static int pent_get_locked(struct risk_engine *e, const struct risk_policy *p,
-                           const char *account, struct risk_pent **out)
+                           const char *account, uint64_t h,
+                           struct risk_pent **out)
 {
     struct risk_profiles *pc = e->profiles;
     struct store_profile sp;
     struct risk_pent *ent;
     int rc = LR_NOTFOUND;
 
-    ent = pent_find(pc, account);
+    ent = pent_find(pc, account, h);
     if (ent) {
         *out = ent;
         return LR_OK;
@@ -329,17 +399,17 @@ static int pent_get_locked(struct risk_engine *e, const struct risk_policy *p,
     pthread_mutex_lock(&pc->mu);
     if (rc && rc != LR_NOTFOUND)
         return rc;
-    ent = pent_find(pc, account);
+    ent = pent_find(pc, account, h);
     if (ent) {
         *out = ent;
         return LR_OK;
     }
-    return pent_insert(pc, p, account, rc == LR_OK ? &sp : NULL, out);
+    return pent_insert(pc, p, account, h, rc == LR_OK ? &sp : NULL, out);
 }
 
 static bool dev_match(const struct risk_pdev *d, uint64_t h, const char *id)
 {
-    return d->h == h && strcmp(d->id, id) == 0;
+    return d->h == h && strcmp(pdev_id(d), id) == 0;
 }
 
 static int dev_find(const struct risk_pent *ent, const char *device,
@@ -401,12 +471,13 @@ int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
                       const struct risk_place *pl, struct risk_pview *out)
 {
     struct risk_profiles *pc = e->profiles;
+    uint64_t h = risk_hash64(account, strlen(account), pc->seed);
     struct risk_pent *ent;
     int rc;
 
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&pc->mu);
-    rc = pent_get_locked(e, p, account, &ent);
+    rc = pent_get_locked(e, p, account, h, &ent);
     if (rc == LR_OK)
         fill_view(ent, device, pl, pc->seed, out);
     pthread_mutex_unlock(&pc->mu);
@@ -422,12 +493,13 @@ static int profile_modify(struct risk_engine *e, const struct risk_policy *p,
                           const char *account, pent_mod_fn fn, const void *arg)
 {
     struct risk_profiles *pc = e->profiles;
+    uint64_t h = risk_hash64(account, strlen(account), pc->seed);
     struct store_profile sp;
     struct risk_pent *ent;
     int rc;
 
     pthread_mutex_lock(&pc->mu);
-    rc = pent_get_locked(e, p, account, &ent);
+    rc = pent_get_locked(e, p, account, h, &ent);
     if (rc == LR_OK)
         rc = fn(ent, p, pc->seed, arg);
     if (rc == LR_OK && e->store)
@@ -447,8 +519,7 @@ static void dev_trim(struct risk_pent *ent, size_t cap)
 {
     while (ent->n_devs > cap) {
         ent->n_devs--;
-        free(ent->devs[ent->n_devs].id);
-        ent->devs[ent->n_devs].id = NULL;
+        pdev_clear(&ent->devs[ent->n_devs]);
     }
 }
 
@@ -465,7 +536,7 @@ static int dev_touch(struct risk_pent *ent, const char *device, int64_t ts,
                      size_t cap, uint64_t seed)
 {
     int i = dev_find(ent, device, seed);
-    char *id;
+    struct risk_pdev *d;
 
     if (!device || !device[0])
         return LR_OK;
@@ -479,14 +550,11 @@ static int dev_touch(struct risk_pent *ent, const char *device, int64_t ts,
     dev_trim(ent, cap - 1);
     if (devs_reserve(ent, ent->n_devs + 1))
         return LR_NOMEM;
-    id = strdup(device);
-    if (!id)
+    d = &ent->devs[ent->n_devs];
+    if (pdev_set(d, device, seed))
         return LR_NOMEM;
-    ent->devs[ent->n_devs] =
-        (struct risk_pdev){.h = risk_hash64(device, strlen(device), seed),
-                           .id = id,
-                           .first_ms = ts,
-                           .last_ms = ts};
+    d->first_ms = ts;
+    d->last_ms = ts;
     dev_front(ent, ent->n_devs);
     ent->n_devs++;
     return LR_OK;
@@ -597,11 +665,10 @@ static int mod_forget(struct risk_pent *ent, const struct risk_policy *p,
     (void)p;
     if (i < 0)
         return LR_OK;
-    free(ent->devs[i].id);
+    pdev_clear(&ent->devs[i]);
     memmove(&ent->devs[i], &ent->devs[i + 1],
             (ent->n_devs - (size_t)i - 1) * sizeof(ent->devs[0]));
     ent->n_devs--;
-    ent->devs[ent->n_devs].id = NULL;
     return LR_OK;
 }
 

@@ -2,10 +2,11 @@
  * risk_recent.c - the recent-decision table that joins ReportOutcome to its
  * Evaluate by request_id.
  *
- * A ring of limits.recent_decisions preallocated entries indexed by a
- * uthash table: each decision takes the next slot and the oldest one falls
- * out, so memory is fixed at creation and remembering a decision costs no
- * allocation (ids longer than the inline buffers, rare, are the exception).
+ * A ring of limits.recent_decisions preallocated entries indexed by request
+ * id (risk_index.c): each decision takes the next slot and the oldest one
+ * falls out, so memory is fixed at creation and remembering a decision costs
+ * no allocation (ids longer than the inline buffers, rare, are the
+ * exception).
  * An entry keeps what learning and fraud marking need later: account,
  * device, IP, place, time, credential, action, and which outcome kinds were
  * already applied, so a resent outcome changes nothing twice.
@@ -18,7 +19,7 @@
 #define RISK_RECENT_INLINE 64
 
 struct risk_rent {
-    UT_hash_handle hh;
+    uint64_t h; /* of request_id */
     char request_id[RISK_REQUEST_ID_MAX];
     char account[RISK_RECENT_INLINE];
     char *account_long; /* set when the id does not fit inline */
@@ -40,18 +41,21 @@ struct risk_recent {
     size_t cap;
     size_t next;
     size_t n;
-    struct risk_rent *map;
+    uint64_t seed;
+    struct risk_index ix;
 };
 
-int risk_recent_new(uint32_t cap, struct risk_recent **out)
+int risk_recent_new(uint32_t cap, uint64_t seed, struct risk_recent **out)
 {
     struct risk_recent *r = calloc(1, sizeof(*r));
 
     if (!r)
         return LR_NOMEM;
     r->cap = cap < 1 ? 1 : cap;
+    r->seed = seed;
     r->slots = calloc(r->cap, sizeof(*r->slots));
-    if (!r->slots) {
+    if (!r->slots || risk_index_init(&r->ix, r->cap)) {
+        free(r->slots);
         free(r);
         return LR_NOMEM;
     }
@@ -63,7 +67,7 @@ int risk_recent_new(uint32_t cap, struct risk_recent **out)
 static void rent_release(struct risk_recent *r, struct risk_rent *ent)
 {
     if (ent->used) {
-        HASH_DEL(r->map, ent);
+        risk_index_del(&r->ix, ent->h, ent);
         r->n--;
     }
     free(ent->account_long);
@@ -78,7 +82,7 @@ void risk_recent_free(struct risk_recent *r)
         return;
     for (size_t i = 0; i < r->cap; i++)
         rent_release(r, &r->slots[i]);
-    HASH_CLEAR(hh, r->map);
+    risk_index_free(&r->ix);
     pthread_mutex_destroy(&r->mu);
     free(r->slots);
     free(r);
@@ -107,12 +111,20 @@ static const char *get_str(const char *inl, const char *longp)
     return longp ? longp : inl;
 }
 
-static struct risk_rent *rent_find(struct risk_recent *r, const char *id)
+static bool rent_eq(const void *elem, const void *key)
 {
-    struct risk_rent *ent = NULL;
+    return strcmp(((const struct risk_rent *)elem)->request_id, key) == 0;
+}
 
-    HASH_FIND(hh, r->map, id, strlen(id), ent);
-    return ent;
+static struct risk_rent *rent_find_h(struct risk_recent *r, const char *id,
+                                     uint64_t h)
+{
+    return risk_index_find(&r->ix, h, rent_eq, id);
+}
+
+static uint64_t rent_hash(const struct risk_recent *r, const char *id)
+{
+    return risk_hash64(id, strlen(id), r->seed);
 }
 
 static int rent_fill(struct risk_rent *ent, const struct risk_attempt *a,
@@ -140,12 +152,13 @@ int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
                     const struct risk_place *pl, enum lr_action action,
                     bool device_known)
 {
+    uint64_t h = rent_hash(r, a->request_id); /* hashed before locking */
     struct risk_rent *ent;
     int rc;
 
     pthread_mutex_lock(&r->mu);
     /* A resent request_id replaces the older decision. */
-    ent = rent_find(r, a->request_id);
+    ent = rent_find_h(r, a->request_id, h);
     if (ent)
         rent_release(r, ent);
     ent = &r->slots[r->next];
@@ -153,10 +166,8 @@ int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
     rent_release(r, ent);
     rc = rent_fill(ent, a, pl, action, device_known);
     if (rc == LR_OK) {
-        HASH_ADD_KEYPTR(hh, r->map, ent->request_id, strlen(ent->request_id),
-                        ent);
-        if (!ent->hh.tbl)
-            rc = LR_NOMEM;
+        ent->h = h;
+        rc = risk_index_put(&r->ix, h, ent); /* cannot be full: n < cap */
     }
     if (rc == LR_OK) {
         ent->used = true;
@@ -188,10 +199,11 @@ int risk_recent_claim(struct risk_recent *r, const char *request_id,
 {
     struct risk_rent *ent;
     uint8_t bit = (uint8_t)(1u << kind);
+    uint64_t h = rent_hash(r, request_id);
     int rc = LR_OK;
 
     pthread_mutex_lock(&r->mu);
-    ent = rent_find(r, request_id);
+    ent = rent_find_h(r, request_id, h);
     if (!ent) {
         rc = LR_NOTFOUND;
         goto out;
@@ -211,10 +223,11 @@ out:
 void risk_recent_unclaim(struct risk_recent *r, const char *request_id,
                          enum lr_outcome kind)
 {
+    uint64_t h = rent_hash(r, request_id);
     struct risk_rent *ent;
 
     pthread_mutex_lock(&r->mu);
-    ent = rent_find(r, request_id);
+    ent = rent_find_h(r, request_id, h);
     if (ent)
         ent->claimed &= (uint8_t) ~(1u << kind);
     pthread_mutex_unlock(&r->mu);

@@ -130,11 +130,11 @@ void risk_fire_rule(struct risk_ctx *c, const struct risk_rule *r,
     rs->rule_id = "R-RULE";
     rs->points = points;
     if (cr->effects & CFG_RULE_MIN_ACTION)
-        snprintf(what, sizeof(what), ", at least %s",
-                 lr_action_name(min_action));
-    snprintf(rs->detail, sizeof(rs->detail), "rule '%s' (line %d): %+d%s%s",
-             cr->name, cr->line, points, what,
-             cr->effects & CFG_RULE_ALLOWLIST ? ", allowlist" : "");
+        risk_textf(what, sizeof(what), ", at least %s",
+                   lr_action_name(min_action));
+    risk_textf(rs->detail, sizeof(rs->detail), "rule '%s' (line %d): %+d%s%s",
+               cr->name, cr->line, points, what,
+               cr->effects & CFG_RULE_ALLOWLIST ? ", allowlist" : "");
 }
 
 /* ---- counting ---------------------------------------------------------- */
@@ -286,9 +286,14 @@ static void state_allow(struct risk_ctx *c)
 
 static bool marked(struct risk_ctx *c, enum risk_vt vt, uint64_t key)
 {
-    struct risk_vcounts vc;
+    struct risk_vel *v = &c->e->vt[vt];
+    struct risk_vcounts vc = {0};
 
-    risk_vt_peek(c->e, vt, &key, sizeof(key), c->a->timestamp_ms, &vc);
+    /* Marks are rare: an empty table needs no hashing. */
+    pthread_mutex_lock(&v->mu);
+    if (risk_vtable_size(v->t))
+        risk_vtable_peek(v->t, &key, sizeof(key), c->a->timestamp_ms, &vc);
+    pthread_mutex_unlock(&v->mu);
     return vc.attempts[0] > 0;
 }
 
@@ -403,21 +408,44 @@ void risk_sig_device(struct risk_ctx *c)
 
 /* ---- velocity: R-VEL-1..7 ---------------------------------------------- */
 
-static void sig_ip(struct risk_ctx *c, const char *ip)
+/* " from 192.0.2.10", or with @p bits " from 192.0.2.0/24"; text is only
+ * made for a signal that fires. */
+static void from_ip(const struct risk_ctx *c, unsigned bits, char *buf,
+                    size_t cap)
+{
+    char text[GEO_IP_TEXT_MAX];
+    struct geo_ip pfx;
+
+    if (!bits) {
+        geo_ip_format(&c->a->ip, text, sizeof(text));
+        risk_textf(buf, cap, " from %s", text);
+        return;
+    }
+    geo_ip_prefix(&c->a->ip, bits, &pfx);
+    geo_ip_format(&pfx, text, sizeof(text));
+    risk_textf(buf, cap, " from %s/%u", text, bits);
+}
+
+static void sig_ip(struct risk_ctx *c)
 {
     const struct cfg_velocity *v = &c->p->cfg->velocity;
     int ws = risk_win_short(c->e), wm = risk_win_mid(c->e);
-    char from[GEO_IP_TEXT_MAX + 8];
+    bool att = v->ip_attempts && c->ip.attempts[ws] >= v->ip_attempts;
+    bool fail = v->ip_failures && c->ip.failures[wm] >= v->ip_failures;
+    bool dist = v->ip_distinct_accounts &&
+                c->ip.distinct[wm] >= v->ip_distinct_accounts;
+    char from[GEO_IP_TEXT_MAX + 16];
 
-    snprintf(from, sizeof(from), " from %s", ip);
-    if (v->ip_attempts && c->ip.attempts[ws] >= v->ip_attempts)
+    if (!att && !fail && !dist)
+        return;
+    from_ip(c, 0, from, sizeof(from));
+    if (att)
         fire_limit(c, LR_SIG_IP_VELOCITY, c->ip.attempts[ws], "attempts", from,
                    ws, v->ip_attempts);
-    else if (v->ip_failures && c->ip.failures[wm] >= v->ip_failures)
+    else if (fail)
         fire_limit(c, LR_SIG_IP_VELOCITY, c->ip.failures[wm], "failed logins",
                    from, wm, v->ip_failures);
-    if (v->ip_distinct_accounts &&
-        c->ip.distinct[wm] >= v->ip_distinct_accounts)
+    if (dist)
         fire_limit(c, LR_SIG_IP_DISTINCT_ACCOUNTS, c->ip.distinct[wm],
                    "distinct accounts", from, wm, v->ip_distinct_accounts);
 }
@@ -428,24 +456,21 @@ static bool sig_net_one(struct risk_ctx *c, const struct risk_vcounts *vc,
 {
     const struct cfg_velocity *v = &c->p->cfg->velocity;
     int wm = risk_win_mid(c->e);
-    char net[GEO_IP_TEXT_MAX], from[GEO_IP_TEXT_MAX + 16];
-    struct geo_ip pfx;
+    bool dist = v->subnet_distinct_accounts &&
+                vc->distinct[wm] >= v->subnet_distinct_accounts;
+    bool fail = v->subnet_failures && vc->failures[wm] >= v->subnet_failures;
+    char from[GEO_IP_TEXT_MAX + 16];
 
-    geo_ip_prefix(&c->a->ip, bits, &pfx);
-    geo_ip_format(&pfx, net, sizeof(net));
-    snprintf(from, sizeof(from), " from %s/%u", net, bits);
-    if (v->subnet_distinct_accounts &&
-        vc->distinct[wm] >= v->subnet_distinct_accounts) {
+    if (!dist && !fail)
+        return false;
+    from_ip(c, bits, from, sizeof(from));
+    if (dist)
         fire_limit(c, LR_SIG_SUBNET_VELOCITY, vc->distinct[wm],
                    "distinct accounts", from, wm, v->subnet_distinct_accounts);
-        return true;
-    }
-    if (v->subnet_failures && vc->failures[wm] >= v->subnet_failures) {
+    else
         fire_limit(c, LR_SIG_SUBNET_VELOCITY, vc->failures[wm], "failed logins",
                    from, wm, v->subnet_failures);
-        return true;
-    }
-    return false;
+    return true;
 }
 
 static void sig_account(struct risk_ctx *c)
@@ -483,16 +508,14 @@ void risk_sig_velocity(struct risk_ctx *c)
 {
     const struct cfg_velocity *v = &c->p->cfg->velocity;
     int wm = risk_win_mid(c->e);
-    char ip[GEO_IP_TEXT_MAX];
     char from[32];
 
-    geo_ip_format(&c->a->ip, ip, sizeof(ip));
-    sig_ip(c, ip);
+    sig_ip(c);
     if (!sig_net_one(c, &c->net, c->k.net_bits) && c->k.net48_len)
         sig_net_one(c, &c->net48, 48);
     if (c->place.asn && v->asn_failures &&
         c->asn.failures[wm] >= v->asn_failures) {
-        snprintf(from, sizeof(from), " from AS%u", c->place.asn);
+        risk_textf(from, sizeof(from), " from AS%u", c->place.asn);
         fire_limit(c, LR_SIG_ASN_VELOCITY, c->asn.failures[wm], "failed logins",
                    from, wm, v->asn_failures);
     }

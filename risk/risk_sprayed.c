@@ -139,6 +139,10 @@ int risk_spray_observe(struct risk_engine *e, const struct risk_policy *p,
             return rc;
     }
     pthread_mutex_lock(&v->mu);
+    if (risk_vtable_size(v->t) == 0) {
+        pthread_mutex_unlock(&v->mu);
+        return LR_OK;
+    }
     out->ip_marked = is_marked(v->t, k->ip_h, now_ms);
     out->net_marked = is_marked(v->t, k->net_h, now_ms);
     out->dev_marked = k->dev_len && is_marked(v->t, k->dev_h, now_ms);

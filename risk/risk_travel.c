@@ -57,20 +57,21 @@ static void travel_detail(const struct risk_ctx *c, const struct travel *t,
     risk_fmt_span(span, sizeof(span),
                   t->hours > 0.0 ? (int64_t)(t->hours * 3600.0) : 0);
     if (pv->last_city[0] && pv->last_country[0])
-        snprintf(from, sizeof(from), "%s, %s", pv->last_city, pv->last_country);
+        risk_textf(from, sizeof(from), "%s, %s", pv->last_city,
+                   pv->last_country);
     else
-        snprintf(from, sizeof(from), "%s",
-                 pv->last_country[0] ? pv->last_country : "the last login");
+        risk_textf(from, sizeof(from), "%s",
+                   pv->last_country[0] ? pv->last_country : "the last login");
     if (isinf(t->speed)) {
-        snprintf(buf, cap,
-                 "%s km in no time from %s (last login is not "
-                 "earlier)",
-                 km, from);
+        risk_textf(buf, cap,
+                   "%s km in no time from %s (last login is not "
+                   "earlier)",
+                   km, from);
         return;
     }
     risk_fmt_count(speed, sizeof(speed), (uint64_t)llround(t->speed));
-    snprintf(buf, cap, "%s km in %s from %s (%s km/h > %.0f)", km, span, from,
-             speed, c->p->cfg->travel.max_speed_kmh);
+    risk_textf(buf, cap, "%s km in %s from %s (%s km/h > %.0f)", km, span, from,
+               speed, c->p->cfg->travel.max_speed_kmh);
 }
 
 void risk_sig_travel(struct risk_ctx *c)
