@@ -28,8 +28,7 @@
 #include <unistd.h>
 
 #define PSEUDO_FILE "pseudonym.key"
-#define PSEUDO_BYTES 16 /* of the MAC kept: 128 bits, no practical collision   \
-                         */
+#define PSEUDO_BYTES 16 /* of the MAC kept: 128 bits */
 
 static int pseudo_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
     LR_PRINTF(4, 5);
