@@ -588,7 +588,7 @@ static const char rules_yaml[] =
     "[64510]}\n"
     "      add_points: 7\n";
 
-static void test_risk_rules_match(void **state)
+static void test_risk_evaluate_rules_match(void **state)
 {
     struct tenv *t = started(NULL, rules_yaml, NULL);
     const struct risk_reason *r;
@@ -627,7 +627,7 @@ static void test_risk_rules_match(void **state)
     tenv_free(t);
 }
 
-static void test_risk_rules_stats(void **state)
+static void test_risk_engine_stats_rules(void **state)
 {
     struct tenv *t = started(NULL, rules_yaml, NULL);
     struct risk_stats s;
@@ -770,8 +770,8 @@ int main(void)
         cmocka_unit_test(test_risk_evaluate_thresholds),
         cmocka_unit_test(test_risk_evaluate_score_capped),
         cmocka_unit_test(test_risk_evaluate_min_action),
-        cmocka_unit_test(test_risk_rules_match),
-        cmocka_unit_test(test_risk_rules_stats),
+        cmocka_unit_test(test_risk_evaluate_rules_match),
+        cmocka_unit_test(test_risk_engine_stats_rules),
         cmocka_unit_test(test_risk_evaluate_allowlist),
         cmocka_unit_test(test_risk_engine_set_policy_keeps_state),
         cmocka_unit_test(test_risk_engine_set_policy_refused),

@@ -73,7 +73,7 @@ static void ipf(char *buf, size_t cap, const char *fmt, ...)
 /* ---- velocity: R-VEL-* -----------------------------------------------------
  */
 
-static void test_risk_velocity_ip_attempts(void **state) /* R-VEL-1 */
+static void test_risk_evaluate_ip_attempts(void **state) /* R-VEL-1 */
 {
     struct tenv *t = started(NULL, NULL, false); /* 30 per minute */
 
@@ -91,7 +91,7 @@ static void test_risk_velocity_ip_attempts(void **state) /* R-VEL-1 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_ip_failures(void **state) /* R-VEL-1 */
+static void test_risk_evaluate_ip_failures(void **state) /* R-VEL-1 */
 {
     struct tenv *t = started(NULL, NULL, false); /* 20 failures per hour */
 
@@ -104,7 +104,7 @@ static void test_risk_velocity_ip_failures(void **state) /* R-VEL-1 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_ip_distinct_accounts(void **state) /* R-VEL-2 */
+static void test_risk_evaluate_ip_distinct_accounts(void **state) /* R-VEL-2 */
 {
     struct tenv *t = started(NULL, NULL, false); /* 10 per hour */
     char acct[16];
@@ -124,7 +124,7 @@ static void test_risk_velocity_ip_distinct_accounts(void **state) /* R-VEL-2 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_subnet(void **state) /* R-VEL-3 */
+static void test_risk_evaluate_subnet(void **state) /* R-VEL-3 */
 {
     /* 25 accounts per /24; exact counting up to 32 (estimates above) */
     struct tenv *t = started(NULL, "limits:\n  distinct_exact: 32\n", false);
@@ -148,7 +148,7 @@ static void test_risk_velocity_subnet(void **state) /* R-VEL-3 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_subnet_failures(void **state) /* R-VEL-3 */
+static void test_risk_evaluate_subnet_failures(void **state) /* R-VEL-3 */
 {
     struct tenv *t = started(NULL, NULL, false);
     char ip[64];
@@ -166,7 +166,7 @@ static void test_risk_velocity_subnet_failures(void **state) /* R-VEL-3 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_subnet_ipv6(void **state) /* R-VEL-3 */
+static void test_risk_evaluate_subnet_ipv6(void **state) /* R-VEL-3 */
 {
     struct tenv *t = started(NULL, NULL, false);
     char ip[64], acct[16];
@@ -193,7 +193,7 @@ static void test_risk_velocity_subnet_ipv6(void **state) /* R-VEL-3 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_asn(void **state) /* R-VEL-4 */
+static void test_risk_evaluate_asn(void **state) /* R-VEL-4 */
 {
     struct tenv *t = started(NULL, NULL, false);
     char ip[64], acct[16];
@@ -213,7 +213,7 @@ static void test_risk_velocity_asn(void **state) /* R-VEL-4 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_account_failures(void **state) /* R-VEL-5 */
+static void test_risk_evaluate_account_failures(void **state) /* R-VEL-5 */
 {
     struct tenv *t = started(NULL, NULL, false); /* 10 per hour */
 
@@ -231,7 +231,7 @@ static void test_risk_velocity_account_failures(void **state) /* R-VEL-5 */
     tenv_free(t);
 }
 
-static void test_risk_velocity_account_distinct_ips(void **state) /* R-VEL-6 */
+static void test_risk_evaluate_account_distinct_ips(void **state) /* R-VEL-6 */
 {
     struct tenv *t = started(NULL, NULL, false); /* 10 per day */
     char ip[64];
@@ -258,7 +258,7 @@ static void wave_minute(struct tenv *t, int minute, int failures)
     }
 }
 
-static void test_risk_velocity_attack_wave(void **state) /* R-VEL-7 */
+static void test_risk_evaluate_attack_wave(void **state) /* R-VEL-7 */
 {
     struct tenv *t = started(NULL, NULL, false);
     struct tenv *cold = started(NULL, NULL, false);
@@ -311,7 +311,7 @@ static void spray(struct tenv *t)
     }
 }
 
-static void test_risk_spray_fingerprint(void **state) /* R-SPRAY-1 */
+static void test_risk_evaluate_spray_fingerprint(void **state) /* R-SPRAY-1 */
 {
     struct tenv *t = started(NULL, NULL, false);
     struct risk_stats s;
@@ -338,7 +338,8 @@ static void test_risk_spray_fingerprint(void **state) /* R-SPRAY-1 */
     tenv_free(t);
 }
 
-static void test_risk_spray_repeated_account(void **state) /* R-SPRAY-1 */
+static void
+test_risk_evaluate_spray_repeated_account(void **state) /* R-SPRAY-1 */
 {
     struct tenv *t = started(NULL, NULL, false);
 
@@ -356,7 +357,7 @@ static void test_risk_spray_repeated_account(void **state) /* R-SPRAY-1 */
     tenv_free(t);
 }
 
-static void test_risk_spray_success_locks(void **state) /* R-SPRAY-2 */
+static void test_risk_evaluate_spray_success_locks(void **state) /* R-SPRAY-2 */
 {
     struct tenv *t = started(NULL, NULL, true);
     struct store_profile sp;
@@ -386,7 +387,8 @@ static void test_risk_spray_success_locks(void **state) /* R-SPRAY-2 */
     tenv_free(t);
 }
 
-static void test_risk_spray_success_no_lock(void **state) /* R-SPRAY-2 */
+static void
+test_risk_evaluate_spray_success_no_lock(void **state) /* R-SPRAY-2 */
 {
     struct tenv *t =
         started(NULL, "locks:\n  lock_on_spray_success: false\n", true);
@@ -423,7 +425,7 @@ static void lock(struct tenv *t, const char *account,
     assert_int_equal(res.changed, 1);
 }
 
-static void test_risk_lock_scope_all(void **state) /* R-STATE-1 */
+static void test_risk_evaluate_lock_scope_all(void **state) /* R-STATE-1 */
 {
     struct tenv *t =
         started("  allowlist:\n    accounts: [alice]\n", NULL, true);
@@ -450,7 +452,8 @@ static void test_risk_lock_scope_all(void **state) /* R-STATE-1 */
     tenv_free(t);
 }
 
-static void test_risk_lock_scope_unfamiliar(void **state) /* R-STATE-1 */
+static void
+test_risk_evaluate_lock_scope_unfamiliar(void **state) /* R-STATE-1 */
 {
     struct tenv *t = started(NULL, NULL, true);
 
@@ -468,7 +471,7 @@ static void test_risk_lock_scope_unfamiliar(void **state) /* R-STATE-1 */
     tenv_free(t);
 }
 
-static void test_risk_profile_survives_restart(void **state)
+static void test_risk_evaluate_profile_survives_restart(void **state)
 {
     struct tenv *t = started(NULL, NULL, true);
 
@@ -698,7 +701,7 @@ static void test_risk_report_outcome_evicted(void **state)
  * reach it: never ACTION_LOCK, and the owner's known device still gets in
  * with at most a captcha (at most 2FA from a new device).
  */
-static void test_risk_dos_failures_never_lock(void **state)
+static void test_risk_evaluate_dos_failures_never_lock(void **state)
 {
     struct tenv *t = started(NULL, NULL, false);
     char ip[64];
@@ -729,7 +732,7 @@ static void test_risk_dos_failures_never_lock(void **state)
     tenv_free(t);
 }
 
-static void test_risk_dos_rules_and_min_actions_capped(void **state)
+static void test_risk_evaluate_dos_rules_and_min_actions_capped(void **state)
 {
     struct tenv *t = started("  rules:\n"
                              "    - name: failures-lock\n"
@@ -755,7 +758,7 @@ static void test_risk_dos_rules_and_min_actions_capped(void **state)
 /* ---- bounded tables -------------------------------------------------------
  */
 
-static void test_risk_tables_bounded_under_flood(void **state)
+static void test_risk_evaluate_tables_bounded_under_flood(void **state)
 {
     struct tenv *t = started(NULL,
                              "limits:\n"
@@ -800,7 +803,7 @@ static void test_risk_tables_bounded_under_flood(void **state)
     tenv_free(t);
 }
 
-static void test_risk_long_ids(void **state)
+static void test_risk_evaluate_long_ids(void **state)
 {
     struct tenv *t = started(NULL, NULL, true);
     char acct[STORE_ID_MAX], dev[STORE_ID_MAX];
@@ -865,7 +868,7 @@ static void test_risk_evaluate_history(void **state)
     tenv_free(t);
 }
 
-static void test_risk_account_counters(void **state)
+static void test_risk_account_counters_values(void **state)
 {
     struct tenv *t = started(NULL, NULL, false);
     struct risk_counter c[2];
@@ -954,23 +957,23 @@ static void test_risk_evaluate_threads_and_swaps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_risk_velocity_ip_attempts),
-        cmocka_unit_test(test_risk_velocity_ip_failures),
-        cmocka_unit_test(test_risk_velocity_ip_distinct_accounts),
-        cmocka_unit_test(test_risk_velocity_subnet),
-        cmocka_unit_test(test_risk_velocity_subnet_failures),
-        cmocka_unit_test(test_risk_velocity_subnet_ipv6),
-        cmocka_unit_test(test_risk_velocity_asn),
-        cmocka_unit_test(test_risk_velocity_account_failures),
-        cmocka_unit_test(test_risk_velocity_account_distinct_ips),
-        cmocka_unit_test(test_risk_velocity_attack_wave),
-        cmocka_unit_test(test_risk_spray_fingerprint),
-        cmocka_unit_test(test_risk_spray_repeated_account),
-        cmocka_unit_test(test_risk_spray_success_locks),
-        cmocka_unit_test(test_risk_spray_success_no_lock),
-        cmocka_unit_test(test_risk_lock_scope_all),
-        cmocka_unit_test(test_risk_lock_scope_unfamiliar),
-        cmocka_unit_test(test_risk_profile_survives_restart),
+        cmocka_unit_test(test_risk_evaluate_ip_attempts),
+        cmocka_unit_test(test_risk_evaluate_ip_failures),
+        cmocka_unit_test(test_risk_evaluate_ip_distinct_accounts),
+        cmocka_unit_test(test_risk_evaluate_subnet),
+        cmocka_unit_test(test_risk_evaluate_subnet_failures),
+        cmocka_unit_test(test_risk_evaluate_subnet_ipv6),
+        cmocka_unit_test(test_risk_evaluate_asn),
+        cmocka_unit_test(test_risk_evaluate_account_failures),
+        cmocka_unit_test(test_risk_evaluate_account_distinct_ips),
+        cmocka_unit_test(test_risk_evaluate_attack_wave),
+        cmocka_unit_test(test_risk_evaluate_spray_fingerprint),
+        cmocka_unit_test(test_risk_evaluate_spray_repeated_account),
+        cmocka_unit_test(test_risk_evaluate_spray_success_locks),
+        cmocka_unit_test(test_risk_evaluate_spray_success_no_lock),
+        cmocka_unit_test(test_risk_evaluate_lock_scope_all),
+        cmocka_unit_test(test_risk_evaluate_lock_scope_unfamiliar),
+        cmocka_unit_test(test_risk_evaluate_profile_survives_restart),
         cmocka_unit_test(test_risk_report_outcome_errors),
         cmocka_unit_test(test_risk_report_outcome_challenge_passed),
         cmocka_unit_test(test_risk_report_outcome_clears_failures),
@@ -978,12 +981,12 @@ int main(void)
         cmocka_unit_test(test_risk_report_outcome_captcha_passed),
         cmocka_unit_test(test_risk_report_outcome_fraud),
         cmocka_unit_test(test_risk_report_outcome_evicted),
-        cmocka_unit_test(test_risk_dos_failures_never_lock),
-        cmocka_unit_test(test_risk_dos_rules_and_min_actions_capped),
-        cmocka_unit_test(test_risk_tables_bounded_under_flood),
-        cmocka_unit_test(test_risk_long_ids),
+        cmocka_unit_test(test_risk_evaluate_dos_failures_never_lock),
+        cmocka_unit_test(test_risk_evaluate_dos_rules_and_min_actions_capped),
+        cmocka_unit_test(test_risk_evaluate_tables_bounded_under_flood),
+        cmocka_unit_test(test_risk_evaluate_long_ids),
         cmocka_unit_test(test_risk_evaluate_history),
-        cmocka_unit_test(test_risk_account_counters),
+        cmocka_unit_test(test_risk_account_counters_values),
         cmocka_unit_test(test_risk_evaluate_threads_and_swaps),
     };
 
