@@ -72,9 +72,14 @@ struct risk_decision {
 /**
  * Creates an engine on @p cfg and @p geo (borrowed: the caller keeps them
  * alive until it replaces them with risk_engine_set_policy() and that call
- * has returned) and @p store (borrowed for the engine's life; NULL = no
- * durable state, as in replay and benchmarks). Errors in the policy (a bad
- * CIDR in a rule) are appended to @p errs and LR_CONFIG returned.
+ * has returned; @p geo NULL = no databases, every address unknown) and
+ * @p store (borrowed for the engine's life; NULL = no durable state, as in
+ * replay and benchmarks: profiles then live only in the bounded cache, and
+ * there are no locks). Errors in the policy (a bad CIDR in a rule or an
+ * allowlist, a rule name too long for its reason code, windows or caps that
+ * make no table) are appended to @p errs (may be NULL) and LR_CONFIG
+ * returned. Velocity windows and table caps are fixed here: a later policy
+ * changes thresholds, points and rules, not the tables' shape.
  */
 LR_WUR int risk_engine_new(const struct cfg *cfg, const struct geo_db *geo,
                            struct store *store, struct risk_engine **out,
@@ -85,9 +90,11 @@ void risk_engine_free(struct risk_engine *e);
 
 /**
  * Compiles a new policy from @p cfg and @p geo and swaps it in atomically;
- * hot state is kept. On error the old policy stays and LR_CONFIG is returned
- * with @p errs filled. After a successful return the engine no longer uses
- * the previous cfg and geo, so the caller may free them.
+ * hot state is kept. On error the old policy stays and LR_CONFIG (or
+ * LR_NOMEM) is returned with @p errs filled. The call waits until no
+ * evaluation uses the previous policy, so after a successful return the
+ * engine no longer uses the previous cfg and geo and the caller may free
+ * them. Never call it from inside an evaluation.
  */
 LR_WUR int risk_engine_set_policy(struct risk_engine *e, const struct cfg *cfg,
                                   const struct geo_db *geo,
@@ -95,17 +102,26 @@ LR_WUR int risk_engine_set_policy(struct risk_engine *e, const struct cfg *cfg,
 
 /**
  * Scores @p a and fills @p out. Updates the hot state (velocity, profiles,
- * recent decisions) and queues the login to the store's history.
- * A failure is an error (LR_NOMEM, LR_CORRUPT from geo), never a score of 0.
+ * recent decisions) and queues the login to the store's history (a full
+ * queue drops the row and counts it, see risk_stats.history_dropped).
+ * A valid password answered ACTION_ALLOW is learned into the account's
+ * profile at once; a challenged one waits for its outcome (docs/signals.md,
+ * R-LEARN-1). LR_INVALID for an attempt that breaks the struct's contract.
+ * A failure is an error (LR_NOMEM, LR_CORRUPT from geo, LR_STORE), never a
+ * score of 0: on error out->action is LR_ACTION_UNSPECIFIED and
+ * out->n_reasons 0, the rest of *out is undefined.
  */
 LR_WUR int risk_evaluate(struct risk_engine *e, const struct risk_attempt *a,
                          struct risk_decision *out);
 
 /**
- * Applies an outcome to the decision @p request_id made for @p account_id.
- * LR_NOTFOUND when the request is unknown (too old, or never seen);
- * LR_INVALID when the account does not match. *@p applied tells whether
- * state changed.
+ * Applies an outcome to the decision @p request_id made for @p account_id
+ * (docs/signals.md, R-OUT-1), at @p timestamp_ms (0 = the decision's own
+ * time). LR_NOTFOUND when the request is unknown (too old, or never seen);
+ * LR_INVALID when the account does not match or @p kind is not one of the
+ * six outcomes. *@p applied is false when this kind was already applied to
+ * this request (a resend changes nothing). LR_STORE when a lock could not be
+ * written; the outcome may then be sent again.
  */
 LR_WUR int risk_report_outcome(struct risk_engine *e, const char *request_id,
                                const char *account_id, enum lr_outcome kind,
@@ -130,6 +146,7 @@ struct risk_stats {
     uint64_t auto_locks;      /* automatic locks placed (fraud, spray) */
 };
 
+/** Fills @p out (zeros for a NULL engine); safe while evaluations run. */
 void risk_engine_stats(struct risk_engine *e, struct risk_stats *out);
 
 /** One named counter ("account.failures.3600s") and its current value. */
@@ -139,8 +156,11 @@ struct risk_counter {
 };
 
 /**
- * Current velocity counters of one account at @p now_ms (for GetAccount).
- * Writes up to @p cap counters; *@p n_out how many.
+ * Current velocity counters of one account at @p now_ms (for GetAccount):
+ * "account.attempts.<W>s", "account.failures.<W>s" and
+ * "account.distinct_ips.<W>s" for each velocity window W, in window order.
+ * Writes up to @p cap counters; *@p n_out how many (zeros for an account
+ * the tables do not hold).
  */
 void risk_account_counters(struct risk_engine *e, const char *account_id,
                            int64_t now_ms, struct risk_counter *out, size_t cap,
