@@ -133,12 +133,12 @@ struct risk_stats {
     uint64_t by_action[LR_ACTION_MAX + 1];
     uint64_t by_signal[LR_SIG_COUNT];
     uint64_t rule_hits;
-    uint64_t evictions;     /* all velocity tables */
-    uint64_t table_entries; /* all velocity tables */
-    uint64_t spray_skipped; /* fingerprints skipped because the pool was full
-                               (the engine never sees these: 0 here, the
-                               agent adds its pool's count) */
-    uint64_t spray_done;    /* evaluations that carried a fingerprint */
+    uint64_t evictions;       /* all velocity tables */
+    uint64_t table_entries;   /* all velocity tables */
+    uint64_t spray_skipped;   /* fingerprints skipped because the pool was full
+                                 (the engine never sees these: 0 here, the
+                                 agent adds its pool's count) */
+    uint64_t spray_done;      /* evaluations that carried a fingerprint */
     uint64_t history_dropped; /* history rows the store queue refused */
     uint64_t profile_dropped; /* profile saves the store queue refused */
     uint64_t profile_entries; /* account profiles held in memory */
