@@ -144,7 +144,7 @@ static int yb_node(struct cfg_yaml_builder *b, enum cfg_node_kind kind,
 static int yb_open(struct cfg_yaml_builder *b, enum cfg_node_kind kind,
                    const yaml_event_t *ev)
 {
-    struct cfg_node *n;
+    struct cfg_node *n = NULL;
     int rc;
 
     if (b->depth >= CFG_DEPTH_MAX)
@@ -168,7 +168,7 @@ static int yb_tag(struct cfg_yaml_builder *b, const yaml_event_t *ev,
 
 static int yb_event(struct cfg_yaml_builder *b, const yaml_event_t *ev)
 {
-    struct cfg_node *n;
+    struct cfg_node *n = NULL;
     int rc;
 
     switch (ev->type) {
