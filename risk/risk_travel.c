@@ -13,10 +13,13 @@
  * multiplied by travel.anonymous_damping when the current IP is anonymous,
  * hosting or a Tor exit (its place is the exit's, not the user's; ANONYMOUS_IP
  * or HOSTING_IP already scores it) and by travel.known_device_damping when the
- * device is known. The minimum action (2FA by default) applies in full only
- * undamped; damped once it is capped at captcha; damped twice (a known
- * device on a VPN) it is dropped, leaving the reduced points. Damped to 0
- * points, the signal is not reported.
+ * device is known. The minimum action (2FA by default) still applies when
+ * one of them holds: a known device that jumps continents without a VPN is
+ * a stolen session as often as a traveller, and a far VPN exit on a new
+ * device is an attacker as often as a privacy-minded user. Only a known
+ * device on an anonymous or hosting address, which explains the jump twice
+ * over, loses the minimum action and keeps a quarter of the points (at most
+ * a captcha from travel). Damped to 0 points, the signal is not reported.
  */
 #include "risk/risk_internal.h"
 
@@ -96,9 +99,7 @@ void risk_sig_travel(struct risk_ctx *c)
         damped++;
     }
     points = (int)lround((double)cs->points * factor);
-    if (damped == 1 && min > LR_ACTION_CAPTCHA)
-        min = LR_ACTION_CAPTCHA;
-    else if (damped >= 2)
+    if (damped >= 2)
         min = LR_ACTION_UNSPECIFIED;
     if (damped && points <= 0)
         return;

@@ -458,8 +458,8 @@ static void test_risk_evaluate_travel_missing_coordinates(void **state)
     tenv_free(t);
 }
 
-/* R-TRAVEL-2: a known device halves the points and caps the minimum action
- * at captcha. */
+/* R-TRAVEL-2: a known device halves the points; without a VPN the jump
+ * still asks for 2FA. */
 static void test_risk_evaluate_travel_known_device_damping(void **state)
 {
     struct tenv *t = started(NULL, NULL, NULL);
@@ -469,14 +469,16 @@ static void test_risk_evaluate_travel_known_device_damping(void **state)
     ev(t, IP_NEWYORK, "alice", "dev-a", T0 + 30 * MIN_MS, VALID);
     assert_reason(&t->d, "IMPOSSIBLE_TRAVEL", 23, "R-TRAVEL-1");
     assert_detail(&t->d, "IMPOSSIBLE_TRAVEL", "damped x0.50 (known device)");
-    /* 23 + NEW_COUNTRY 20 + NEW_ASN 5 = 48: captcha, not 2FA */
+    /* 23 + NEW_COUNTRY 20 + NEW_ASN 5 = 48: a captcha by score, 2FA by
+     * the travel minimum */
     assert_int_equal(t->d.score, 48);
-    assert_int_equal(t->d.action, LR_ACTION_CAPTCHA);
+    assert_int_equal(t->d.action, LR_ACTION_CHALLENGE_2FA);
     tenv_free(t);
 }
 
-/* R-TRAVEL-2: a VPN exit far away is damped; a known device on a VPN gets
- * a quarter of the points and no minimum action: at most captcha. */
+/* R-TRAVEL-2: a VPN exit far away is damped (2FA stays on a new device); a
+ * known device on a VPN gets a quarter of the points and no minimum
+ * action: a captcha here. */
 static void test_risk_evaluate_travel_vpn_damping(void **state)
 {
     struct tenv *t = started(NULL, NULL, NULL);
@@ -486,6 +488,7 @@ static void test_risk_evaluate_travel_vpn_damping(void **state)
     ev(t, IP_AMSTERDAM, "alice", "dev-x", T0 + 30 * MIN_MS, INVALID);
     assert_reason(&t->d, "IMPOSSIBLE_TRAVEL", 23, "R-TRAVEL-1");
     assert_detail(&t->d, "IMPOSSIBLE_TRAVEL", "anonymous/hosting IP");
+    assert_int_equal(t->d.action, LR_ACTION_CHALLENGE_2FA);
     ev(t, IP_AMSTERDAM, "alice", "dev-a", T0 + 30 * MIN_MS, VALID);
     assert_reason(&t->d, "IMPOSSIBLE_TRAVEL", 11, "R-TRAVEL-1");
     assert_detail(&t->d, "IMPOSSIBLE_TRAVEL",
