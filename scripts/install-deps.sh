@@ -9,7 +9,7 @@ apt-get install -y -qq --no-install-recommends \
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev \
     protobuf-compiler protobuf-compiler-grpc \
     libmaxminddb-dev mmdb-bin libmaxmind-db-writer-perl \
-    libargon2-dev uthash-dev libyaml-dev libcmocka-dev \
+    libargon2-dev argon2 uthash-dev libyaml-dev libcmocka-dev \
     libsqlite3-dev sqlite3 libjansson-dev libmicrohttpd-dev \
     python3 python3-grpcio python3-protobuf \
     clang clang-format libclang-rt-14-dev \
