@@ -23,14 +23,89 @@
 
 /* ---- messages ---- */
 
+/* Appends to @p buf (capacity @p cap, *@p len used); never passes the end. */
+static void cfg_msg_add(char *buf, size_t cap, size_t *len, const char *fmt,
+                        ...) LR_PRINTF(4, 5);
+
+static void cfg_msg_add(char *buf, size_t cap, size_t *len, const char *fmt,
+                        ...)
+{
+    va_list ap;
+    int n;
+
+    if (*len + 1 >= cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n < cap - *len ? (size_t)n : cap - *len - 1;
+}
+
+/* Length of the UTF-8 sequence at @p s (2..4 bytes), 0 if there is none. */
+static size_t cfg_utf8_seq(const char *s)
+{
+    for (size_t k = 2; k <= 4; k++) {
+        if (s[k - 1] == '\0')
+            return 0;
+        if (lr_utf8_valid(s, k))
+            return k;
+    }
+    return 0;
+}
+
+/*
+ * A message is one line of UTF-8: it goes to logs, to stderr and into gRPC
+ * status strings (ReloadConfig). Values quoted from the file may hold line
+ * breaks (a multi-line YAML scalar) and may have been cut inside a UTF-8
+ * sequence ("%.64s"), so control characters are escaped ("\n", "\x01") and
+ * bytes that are not UTF-8 become '?'. Stops where @p out (@p cap bytes)
+ * is full; @p out is always terminated.
+ */
+static void cfg_msg_clean(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; in[i] != '\0';) {
+        unsigned char c = (unsigned char)in[i];
+        char esc[8];
+        size_t k = 1;
+
+        if (c < 0x20 || c == 0x7f) {
+            snprintf(esc, sizeof(esc),
+                     c == '\n'   ? "\\n"
+                     : c == '\r' ? "\\r"
+                     : c == '\t' ? "\\t"
+                                 : "\\x%02x",
+                     c);
+        } else if (c < 0x80) {
+            esc[0] = (char)c;
+            esc[1] = '\0';
+        } else if ((k = cfg_utf8_seq(in + i)) != 0) {
+            memcpy(esc, in + i, k);
+            esc[k] = '\0';
+        } else {
+            k = 1;
+            esc[0] = '?';
+            esc[1] = '\0';
+        }
+        if (o + strlen(esc) + 1 > cap)
+            break;
+        memcpy(out + o, esc, strlen(esc));
+        o += strlen(esc);
+        i += k;
+    }
+    out[o] = '\0';
+}
+
 void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
              ...)
 {
     char body[CFG_MSG_MAX], full[CFG_MSG_MAX + CFG_PATH_MAX + 64];
+    char clean[sizeof(full)];
     struct cfg_msg *msgs;
     va_list ap;
-    size_t cap;
-    int n;
+    size_t cap, n = 0;
 
     if (ctx->n_msgs >= CFG_ERRORS_MAX) {
         ctx->n_dropped++;
@@ -39,13 +114,15 @@ void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(body, sizeof(body), fmt, ap);
     va_end(ap);
-    n = snprintf(full, sizeof(full), "%s", ctx->name);
+    /* a long file name must not push the rest off the end (or past it) */
+    cfg_msg_add(full, sizeof(full), &n, "%s", ctx->name);
     if (line > 0 && ctx->have_lines)
-        n += snprintf(full + n, sizeof(full) - (size_t)n, ":%d", line);
+        cfg_msg_add(full, sizeof(full), &n, ":%d", line);
     if (path && path[0])
-        snprintf(full + n, sizeof(full) - (size_t)n, ": %s: %s", path, body);
+        cfg_msg_add(full, sizeof(full), &n, ": %s: %s", path, body);
     else
-        snprintf(full + n, sizeof(full) - (size_t)n, ": %s", body);
+        cfg_msg_add(full, sizeof(full), &n, ": %s", body);
+    cfg_msg_clean(full, clean, sizeof(clean));
     if (ctx->n_msgs == ctx->cap_msgs) {
         cap = ctx->cap_msgs ? ctx->cap_msgs * 2 : 8;
         msgs = realloc(ctx->msgs, cap * sizeof(*msgs));
@@ -56,7 +133,7 @@ void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
         ctx->msgs = msgs;
         ctx->cap_msgs = cap;
     }
-    ctx->msgs[ctx->n_msgs].text = strdup(full);
+    ctx->msgs[ctx->n_msgs].text = strdup(clean);
     if (ctx->msgs[ctx->n_msgs].text == NULL) {
         ctx->nomem = true;
         return;
@@ -80,7 +157,7 @@ static int cfg_flush(struct cfg_ctx *ctx, struct cfg_errors *errs)
 {
     size_t extra = ctx->n_dropped ? 1 : 0;
     char **msgs;
-    char more[CFG_MSG_MAX];
+    char more[CFG_MSG_MAX], clean[CFG_MSG_MAX];
 
     if (ctx->n_msgs == 0)
         return LR_OK;
@@ -96,7 +173,8 @@ static int cfg_flush(struct cfg_ctx *ctx, struct cfg_errors *errs)
     if (extra) {
         snprintf(more, sizeof(more), "%s: ... and %zu more errors", ctx->name,
                  ctx->n_dropped);
-        errs->msgs[errs->n] = strdup(more);
+        cfg_msg_clean(more, clean, sizeof(clean));
+        errs->msgs[errs->n] = strdup(clean);
         if (errs->msgs[errs->n] == NULL)
             return LR_NOMEM;
         errs->n++;

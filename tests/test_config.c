@@ -1267,6 +1267,62 @@ static void test_cfg_load_string_error_cap(void **state)
     free(y);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_config (regressions/fuzz_config/): a quoted
+ * scalar with line breaks folds into a value with '\n' in it, which a
+ * message quoted verbatim, so one problem became several log lines.
+ */
+static void test_cfg_load_string_message_escapes_controls(void **state)
+{
+    (void)state;
+    expect_error("listeners:\n  - address: \"unix:run/x\r\r\r.sock\"\n",
+                 "t.yaml:2: listeners[0].address: bad address "
+                 "\"unix:run/x\\n\\n.sock\": unix socket path must be "
+                 "absolute, as in unix:/run/loginrisk.sock (expected "
+                 "host:port, [v6]:port or unix:/absolute/path)");
+    expect_error("listeners:\n  - address: \"a\\tb\\x01:1\"\n",
+                 "t.yaml:2: listeners[0].address: bad address "
+                 "\"a\\tb\\x01:1\": bad character '\\t' in host (expected "
+                 "host:port, [v6]:port or unix:/absolute/path)");
+}
+
+/* A value cut at 64 bytes inside a UTF-8 sequence leaves no stray byte. */
+static void test_cfg_load_string_message_cut_utf8(void **state)
+{
+    struct cfg_errors e = {0};
+    struct cfg *c = NULL;
+    char *y;
+
+    (void)state;
+    /* 63 ASCII bytes, then a 2-byte character across the %.64s cut */
+    y = fmt("listeners:\n  - address: \"%063d\u00e9:1\"\n", 0);
+    assert_int_equal(load(y, &c, &e), LR_CONFIG);
+    assert_int_equal(e.n, 1);
+    assert_true(lr_utf8_valid(e.msgs[0], strlen(e.msgs[0])));
+    assert_non_null(strstr(e.msgs[0], "0000?\""));
+    cfg_errors_clear(&e);
+    free(y);
+}
+
+/* A file name longer than the message buffer used to write past it. */
+static void test_cfg_load_string_long_name(void **state)
+{
+    static char name[4096];
+    struct cfg_errors e = {0};
+    struct cfg *c = NULL;
+    const char *yaml = "agent: {workers: many}\n";
+
+    (void)state;
+    memset(name, 'n', sizeof(name) - 1);
+    assert_int_equal(cfg_load_string(name, yaml, strlen(yaml), &c, &e),
+                     LR_CONFIG);
+    assert_null(c);
+    assert_int_equal(e.n, 1);
+    assert_memory_equal(e.msgs[0], name, 64);
+    assert_true(strlen(e.msgs[0]) < sizeof(name));
+    cfg_errors_clear(&e);
+}
+
 static void test_cfg_load_string_bad_args(void **state)
 {
     struct cfg_errors e = {0};
@@ -1465,6 +1521,9 @@ int main(void)
         cmocka_unit_test(test_cfg_load_string_bad_bytes),
         cmocka_unit_test(test_cfg_load_string_unsupported_yaml),
         cmocka_unit_test(test_cfg_load_string_error_cap),
+        cmocka_unit_test(test_cfg_load_string_message_escapes_controls),
+        cmocka_unit_test(test_cfg_load_string_message_cut_utf8),
+        cmocka_unit_test(test_cfg_load_string_long_name),
         cmocka_unit_test(test_cfg_load_string_bad_args),
         cmocka_unit_test(test_cfg_validate_overrides),
         cmocka_unit_test(test_cfg_validate_loaded_lists),
