@@ -18,10 +18,15 @@ days before the wall clock (inside the agent's accepted 7-day past window),
 and places every event at an offset from it. Nothing sleeps for state.
 """
 
+import os
+import shutil
 import sqlite3
 import struct
 import time
 
+import grpc
+
+import harness
 from harness import db_path, now_ms, stubs, timeout, yaml_str
 
 MIN_MS = 60 * 1000
@@ -36,6 +41,7 @@ TOKYO = "203.0.113.{}"       # JP, AS64502, radius 50 km
 PARIS = "198.18.0.{}"        # FR, AS64510, radius 20 km, 344 km away
 HOSTING = "198.18.1.{}"      # DE, hosting provider
 TOR = "198.18.3.{}"          # DE, Tor exit
+TORONTO_PROXY = "198.18.12.{}"  # CA, residential proxy (anonymous), far away
 
 
 def unknown_ip(i):
@@ -261,6 +267,75 @@ def expected_action(score, minimum="ACTION_ALLOW"):
         a = "ACTION_ALLOW"
     pb = stubs().risk_pb2
     return action_name(max(pb.Action.Value(a), pb.Action.Value(minimum)))
+
+
+# ---- AdminService
+
+def token_hash(token):
+    """The Argon2id PHC string of @token: made by `riskctl token-hash`
+    (the token on stdin), or where this riskctl has no such command yet by
+    Debian's argon2 tool (scripts/install-deps.sh); None without either."""
+    ctl = harness.env_path("LR_RISKCTL")
+    proc = harness.run([ctl, "token-hash"], input_bytes=token.encode() +
+                       b"\n")
+    for line in proc.stdout.decode().splitlines():
+        if proc.returncode == 0 and line.strip().startswith("$argon2id$"):
+            return line.strip()
+    if not shutil.which("argon2"):
+        return None
+    salt = os.urandom(12).hex()
+    proc = harness.run(["argon2", salt, "-id", "-t", "2", "-m", "12", "-p",
+                        "1", "-e"], input_bytes=token.encode())
+    out = proc.stdout.decode().strip()
+    return out if proc.returncode == 0 and out.startswith("$argon2id$") \
+        else None
+
+
+def new_token():
+    return "scenario-responder-" + os.urandom(12).hex()
+
+
+def admin_config(token, name="oncall"):
+    """The admin section giving @token the responder role (empty when no
+    hash can be made: the admin tests then skip)."""
+    phc = token_hash(token)
+    if not phc:
+        return ""
+    return ("admin:\n  tokens:\n    - name: %s\n      role: responder\n"
+            "      hash: %s\n" % (name, yaml_str(phc)))
+
+
+def skip_unless_admin(test, err, configured):
+    """For a failed first admin call: skips @test when AdminService is not
+    implemented yet, or when no token was @configured (no way to hash
+    one here); otherwise returns and the caller re-raises."""
+    if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+        test.skipTest("AdminService not implemented yet")
+    if not configured:
+        test.skipTest("no way to hash an admin token here (%s)" %
+                      err.code())
+
+
+class Admin:
+    """LockAccounts and UnlockAccounts with a bearer token."""
+
+    def __init__(self, agent, token, target=None):
+        s = stubs()
+        self.pb = s.risk_pb2
+        self.stub = s.risk_pb2_grpc.AdminServiceStub(agent.channel(target))
+        self.meta = [("authorization", "Bearer " + token)]
+
+    def lock(self, ids, ticket, reason="scenario test", duration_s=0):
+        req = self.pb.LockRequest(account_ids=ids, reason=reason,
+                                  ticket=ticket, duration_s=duration_s)
+        return self.stub.LockAccounts(req, metadata=self.meta,
+                                      timeout=timeout(20))
+
+    def unlock(self, ids, ticket, reason="scenario test"):
+        req = self.pb.UnlockRequest(account_ids=ids, reason=reason,
+                                    ticket=ticket)
+        return self.stub.UnlockAccounts(req, metadata=self.meta,
+                                        timeout=timeout(20))
 
 
 # ---- the state file, read directly -----------------------------------------

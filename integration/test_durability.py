@@ -34,6 +34,8 @@ import os
 import re
 import unittest
 
+import grpc
+
 import harness
 import scenario
 from harness import Agent, AgentTestCase
@@ -52,7 +54,10 @@ class DurabilityTest(AgentTestCase):
         super().setUp()
         self.agent = Agent("durable")
         self.addCleanup(self.agent.finish)
-        self.agent.start(scenario.explicit_config(self.agent))
+        self.token = scenario.new_token()
+        self.admin_extra = scenario.admin_config(self.token)
+        self.agent.start(scenario.explicit_config(self.agent,
+                                                  extra=self.admin_extra))
         self.clock = Clock()
         self.c = Client(self.agent)
         self.runs = 0
@@ -130,14 +135,13 @@ class DurabilityTest(AgentTestCase):
         self.assertAction(d, "ACTION_ALLOW")
 
     def assertLocked(self, account, ts, device="someone",
-                     action="ACTION_LOCK"):
+                     action="ACTION_LOCK", source="auto:CONFIRMED_FRAUD"):
         # from unknown address space, away from the owner's /24 (whose
         # counters assertOwnerRemembered must find clean)
         d = self.c.evaluate(account, unknown_ip(53), ts, device=device)
         got = reasons(d)
         self.assertIn("ACCOUNT_LOCKED", got, describe(d))
-        self.assertRegex(got["ACCOUNT_LOCKED"].detail,
-                         re.escape("auto:CONFIRMED_FRAUD"))
+        self.assertRegex(got["ACCOUNT_LOCKED"].detail, re.escape(source))
         self.assertAction(d, action)
 
     # ---- tests
@@ -198,6 +202,36 @@ class DurabilityTest(AgentTestCase):
                           device="locked-phone",
                           action="ACTION_CHALLENGE_2FA")
         self.assertOwnerRemembered()
+
+    def test_kill_9_admin_lock(self):
+        # LockAccounts (operator locks, one durable transaction per batch):
+        # a batch and then single locks, kill -9 the moment the last
+        # answer arrives
+        admin = scenario.Admin(self.agent, self.token)
+        batch = ["dur-op-%03d" % i for i in range(200)]
+        try:
+            res = admin.lock(batch, "INC-9")
+        except grpc.RpcError as e:
+            scenario.skip_unless_admin(self, e, bool(self.admin_extra))
+            raise
+        self.assertEqual(res.changed, len(batch))
+        singles = ["dur-op-single-%d" % i for i in range(10)]
+        for account in singles:
+            self.assertEqual(admin.lock([account], "INC-10").changed, 1)
+        self.kill9()
+        self.restart()
+        t = self.at(DAY_MS)
+        for i, account in enumerate(batch[::20] + singles):
+            self.assertLocked(account, t + i * 1000, source="oncall")
+        # and an unlock acknowledged before kill -9 stays unlocked
+        admin = scenario.Admin(self.agent, self.token)
+        self.assertEqual(admin.unlock([batch[0]], "INC-11").changed, 1)
+        self.kill9()
+        self.restart()
+        d = self.c.evaluate(batch[0], unknown_ip(53), t + HOUR_MS,
+                            device="someone")
+        self.assertNotIn("ACCOUNT_LOCKED", reasons(d), describe(d))
+        self.assertLocked(batch[1], t + HOUR_MS, source="oncall")
 
     def test_kill_9_twice(self):
         # kill -9 right after the restart that followed a kill -9: the

@@ -32,18 +32,16 @@ The anti-DoS and credential-stuffing scenarios run on the default policy
 numbers in scenario.SIGNALS.
 """
 
-import os
 import re
 import unittest
 
 import grpc
 
-import harness
 import scenario
 from harness import Agent, AgentTestCase, stubs
-from scenario import (DAY_MS, HOUR_MS, LONDON, MIN_MS, NEW_YORK, PARIS,
-                      TOKYO, TOR, HOSTING, Client, Clock, action_name,
-                      describe, points, reasons, unknown_ip)
+from scenario import (DAY_MS, HOSTING, HOUR_MS, LONDON, MIN_MS, NEW_YORK,
+                      PARIS, TOKYO, TOR, TORONTO_PROXY, Client, Clock,
+                      action_name, describe, points, reasons, unknown_ip)
 
 
 class ScenarioCase(AgentTestCase):
@@ -149,9 +147,9 @@ class TravelTest(ScenarioCase):
         self.assertAtLeast(d, "ACTION_CHALLENGE_2FA")
 
     def test_london_new_york_30_min_known_device_damped(self):
-        # R-TRAVEL-2: the account's own device is damped (x0.5, and the 2FA
-        # minimum becomes captcha), so a travelling owner on a VPN-like
-        # path is not punished twice. The reason is still reported.
+        # R-TRAVEL-2: the account's own device halves the points, but a
+        # known device jumping continents without a VPN may be a stolen
+        # session: the 2FA minimum stays
         c = self.start()
         self.establish("trav-3", LONDON.format(12), self.at(0), "phone-3")
         d = c.evaluate("trav-3", NEW_YORK.format(12), self.at(30 * MIN_MS),
@@ -161,10 +159,39 @@ class TravelTest(ScenarioCase):
         self.assertNoReasons(d, "NEW_DEVICE")
         self.assertEqual(travel.points,
                          int(points("IMPOSSIBLE_TRAVEL") * 0.5 + 0.5))
-        self.assertIn("damped", travel.detail)
-        self.assertIn("known device", travel.detail)
-        # 20 + 5 + 23 = 48: captcha, the damped minimum
+        self.assertIn("damped x0.50 (known device)", travel.detail)
+        # 20 + 5 + 23 = 48 by score, lifted to the 2FA minimum
         self.assertEqual(d.score, 48, describe(d))
+        self.assertAction(d, "ACTION_CHALLENGE_2FA")
+
+    def test_far_anonymous_exit_new_device_keeps_2fa(self):
+        # damped once for the anonymous address (x0.5): still 2FA
+        c = self.start()
+        self.establish("trav-6", LONDON.format(16), self.at(0), "phone-6")
+        d = c.evaluate("trav-6", TORONTO_PROXY.format(16),
+                       self.at(30 * MIN_MS), device="laptop-6")
+        travel = self.assertReasons(d, "IMPOSSIBLE_TRAVEL",
+                                    "ANONYMOUS_IP")["IMPOSSIBLE_TRAVEL"]
+        self.assertEqual(travel.points, 23)
+        self.assertIn("anonymous/hosting IP", travel.detail)
+        self.assertAtLeast(d, "ACTION_CHALLENGE_2FA")
+
+    def test_far_anonymous_exit_known_device_damped_twice(self):
+        # a known device on an anonymous exit explains the jump twice over:
+        # a quarter of the points and no minimum action from travel
+        c = self.start()
+        self.establish("trav-7", LONDON.format(17), self.at(0), "phone-7")
+        d = c.evaluate("trav-7", TORONTO_PROXY.format(17),
+                       self.at(30 * MIN_MS), device="phone-7")
+        travel = self.assertReasons(d, "IMPOSSIBLE_TRAVEL",
+                                    "ANONYMOUS_IP")["IMPOSSIBLE_TRAVEL"]
+        self.assertEqual(travel.points, 11)  # lround(45 x 0.25)
+        self.assertIn("damped x0.25", travel.detail)
+        # ANONYMOUS_IP 15 + NEW_COUNTRY 20 + NEW_ASN 5 + 11 = 51: captcha
+        self.assertEqual(sorted(reasons(d)),
+                         ["ANONYMOUS_IP", "IMPOSSIBLE_TRAVEL", "NEW_ASN",
+                          "NEW_COUNTRY"], describe(d))
+        self.assertEqual(d.score, 51, describe(d))
         self.assertAction(d, "ACTION_CAPTCHA")
 
     def test_london_new_york_20_hours_no_travel(self):
@@ -292,18 +319,6 @@ class OutcomeTest(ScenarioCase):
 # locks (R-STATE-1)
 
 
-def token_hash(token):
-    """The Argon2id PHC string of @token made by riskctl token-hash, or
-    None when this riskctl has no such command."""
-    ctl = harness.env_path("LR_RISKCTL")
-    for args in (["token-hash"], ["token-hash", "--stdin"]):
-        proc = harness.run([ctl] + args, input_bytes=token.encode() + b"\n")
-        out = proc.stdout.decode().strip()
-        if proc.returncode == 0 and out.startswith("$argon2id$"):
-            return out.splitlines()[-1]
-    return None
-
-
 class LockTest(ScenarioCase):
 
     def fraud_lock(self, account, owner_ip, owner_device):
@@ -368,30 +383,15 @@ class LockTest(ScenarioCase):
 
     def test_admin_lock_accounts(self):
         """LockAccounts with a responder token (when AdminService is
-        implemented and riskctl can hash a token)."""
-        token = "scenario-responder-token-" + os.urandom(8).hex()
-        phc = token_hash(token)
-        extra = ""
-        if phc:
-            extra = ("admin:\n  tokens:\n    - name: oncall\n"
-                     "      role: responder\n      hash: %s\n" %
-                     harness.yaml_str(phc))
+        implemented and a token hash can be made)."""
+        token = scenario.new_token()
+        extra = scenario.admin_config(token)
         c = self.start(extra=extra)
-        s = stubs()
-        admin = s.risk_pb2_grpc.AdminServiceStub(self.agent.channel())
-        meta = [("authorization", "Bearer " + token)]
-        req = s.risk_pb2.LockRequest(account_ids=["adm-1", "adm-2"],
-                                     reason="scenario test",
-                                     ticket="INC-1")
+        admin = scenario.Admin(self.agent, token)
         try:
-            res = admin.LockAccounts(req, metadata=meta,
-                                     timeout=harness.timeout(20))
+            res = admin.lock(["adm-1", "adm-2"], "INC-1")
         except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
-                self.skipTest("AdminService.LockAccounts not implemented")
-            if not phc:
-                self.skipTest("riskctl token-hash not available (%s)" %
-                              e.code())
+            scenario.skip_unless_admin(self, e, bool(extra))
             raise
         self.assertEqual((res.matched, res.changed), (2, 2))
         d = c.evaluate("adm-1", LONDON.format(44), self.at(0),
@@ -401,15 +401,11 @@ class LockTest(ScenarioCase):
         self.assertIn("scenario test", lock.detail)
         # an operator lock covers known devices too (scope all)
         self.establish("adm-3", LONDON.format(45), self.at(0), "phone-3")
-        admin.LockAccounts(s.risk_pb2.LockRequest(
-            account_ids=["adm-3"], reason="scenario test", ticket="INC-2"),
-            metadata=meta, timeout=harness.timeout(20))
+        admin.lock(["adm-3"], "INC-2")
         self.assertLocked(c.evaluate("adm-3", LONDON.format(45),
                                      self.at(MIN_MS), device="phone-3"))
         # unlocked, the owner is back
-        admin.UnlockAccounts(s.risk_pb2.UnlockRequest(
-            account_ids=["adm-3"], reason="scenario test", ticket="INC-2"),
-            metadata=meta, timeout=harness.timeout(20))
+        admin.unlock(["adm-3"], "INC-2")
         d = c.evaluate("adm-3", LONDON.format(45), self.at(2 * MIN_MS),
                        device="phone-3")
         self.assertNoReasons(d, "ACCOUNT_LOCKED")
