@@ -127,6 +127,12 @@ void agent_call_wipe_request(struct agent_call *call);
 /** CFG_SVC_* bits served by the listener(s) the call came in on. */
 unsigned agent_call_services(const struct agent_call *call);
 
+/**
+ * The client's address as gRPC names it ("ipv4:192.0.2.1:5555",
+ * "unix:/path", ...) into @p buf, always NUL-terminated ("" if unknown).
+ */
+void agent_call_peer(const struct agent_call *call, char *buf, size_t cap);
+
 /** True when the client's deadline has passed. Any thread. */
 bool agent_call_expired(const struct agent_call *call);
 
@@ -305,6 +311,7 @@ struct agent_state {
     struct risk_engine *engine;
     struct risk_spray_pool *spray; /* NULL when spray was off at start */
     struct agent_jobs *jobs;       /* blocking work (agent_jobs.h) */
+    struct agent_auth *auth;       /* admin tokens (agent_auth.h) */
     struct agent_server *server;   /* set once started (for reload) */
     atomic_bool draining;
     atomic_uint_fast64_t spray_skipped; /* pool full: no fingerprint */
@@ -363,7 +370,7 @@ void agent_request_id_new(struct agent_state *st, char *buf, size_t cap);
 size_t agent_risk_methods(const struct agent_method **out);
 /** grpc.health.v1.Health/Check (agent_health.c). */
 size_t agent_health_methods(const struct agent_method **out);
-/** AdminService, UNIMPLEMENTED until its issue lands (agent_admin.c). */
+/** AdminService: locks, queries, accounts, reload (agent_admin.c). */
 size_t agent_admin_methods(const struct agent_method **out);
 
 /** A Decision message with room for all its parts, for the stack. */

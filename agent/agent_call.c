@@ -14,6 +14,7 @@
 #include "agent/agent_grpc.h"
 
 #include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -335,6 +336,22 @@ void agent_call_wipe_request(struct agent_call *c)
 unsigned agent_call_services(const struct agent_call *c)
 {
     return c->ep->services;
+}
+
+void agent_call_peer(const struct agent_call *c, char *buf, size_t cap)
+{
+    char *peer;
+
+    if (cap == 0)
+        return;
+    buf[0] = '\0';
+    if (c->call == NULL)
+        return;
+    peer = grpc_call_get_peer(c->call);
+    if (peer != NULL) {
+        lr_strlcpy(buf, peer, cap);
+        gpr_free(peer);
+    }
 }
 
 bool agent_call_expired(const struct agent_call *c)

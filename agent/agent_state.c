@@ -11,6 +11,7 @@
  * process; only the engine's policy is swapped.
  */
 #include "agent/agent.h"
+#include "agent/agent_auth.h"
 #include "agent/agent_jobs.h"
 
 #include <stdarg.h>
@@ -272,6 +273,11 @@ int agent_state_open(const struct agent_opts *o, struct agent_state **out,
         agent_errors_add(errs, "blocking-work threads: %s", lr_strerror(rc));
         goto out;
     }
+    rc = agent_auth_new(&st->auth);
+    if (rc) {
+        agent_errors_add(errs, "admin authentication: %s", lr_strerror(rc));
+        goto out;
+    }
     /* a private copy of the startup config, to tell at reload which changes
      * need a restart; a failure here only loses that warning */
     if (agent_config_load(o, &st->boot_cfg, errs) != LR_OK)
@@ -289,6 +295,7 @@ void agent_state_free(struct agent_state *st)
         return;
     /* the pools first: their jobs still use the engine */
     agent_jobs_free(st->jobs);
+    agent_auth_free(st->auth);
     risk_spray_pool_free(st->spray);
     risk_engine_free(st->engine);
     store_close(st->store);
