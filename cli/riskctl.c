@@ -7,6 +7,7 @@
  * commands (lock, unlock, lock-by-query, account, locks, reload, token-hash,
  * replay) join the table the same way.
  */
+#include "cli/cli_admin.h"
 #include "cli/cli_cmd.h"
 
 #include <stdio.h>
@@ -22,6 +23,16 @@ static const struct cli_command cli_commands[] = {
     {"evaluate", cli_cmd_evaluate, "score one login attempt"},
     {"outcome", cli_cmd_outcome, "report the outcome of a decision"},
     {"health", cli_cmd_health, "check that the agent is serving"},
+    {"lock", cli_cmd_lock, "lock accounts from a list, in batches"},
+    {"unlock", cli_cmd_unlock, "unlock accounts from a list, in batches"},
+    {"lock-by-query", cli_cmd_lock_by_query,
+     "lock accounts by their recorded logins"},
+    {"account", cli_cmd_account, "show one account: lock, devices, logins"},
+    {"locks", cli_cmd_locks, "list the active locks"},
+    {"audit", cli_cmd_audit, "show the newest audit rows"},
+    {"reload", cli_cmd_reload, "reload the agent's config (or --dry-run)"},
+    {"token-hash", cli_cmd_token_hash, "hash an admin token for the config"},
+    {"replay", cli_cmd_replay, "replay events through a draft policy"},
 };
 
 static void cli_help(void)
@@ -33,7 +44,7 @@ static void cli_help(void)
     }
     printf("\n'riskctl COMMAND --help' shows the options of a command.\n\n"
            "%s\nExit codes: 0 success, 1 the call failed (status on stderr),\n"
-           "2 usage error.\n",
+           "2 usage error, 3 a bulk run partly failed (lock, unlock).\n",
            cli_globals_help());
 }
 
