@@ -6,13 +6,15 @@
  *       --duration S --inflight N --connections C [--warmup S] [--json]
  *       [--seed N] [--threads T] [--accounts N] [--model KIND]
  *       [--count N] [--timeout-ms MS] [--no-passwords] [--agent-pid PID]
- *       [--probes N] [--rate QPS]
+ *       [--probes N] [--rate QPS] [--rounds R]
  *
  * "both" measures Health/Check (the gRPC floor) and then Evaluate over the
  * same connections and prints evaluate_qps / health_qps, so the ratio comes
- * from one run against one agent. "probe" sends a few fixed legitimate users
- * one at a time and prints their decisions, for before/after comparisons.
- * This file holds the command line and the reports; loadgen_run.c the gRPC.
+ * from one run against one agent; --rounds R alternates them R times in
+ * windows of duration/R, so a change in the machine's load hits both. "probe"
+ * sends a few fixed legitimate users one at a time and prints their decisions,
+ * for before/after comparisons. This file holds the command line and the
+ * reports; loadgen_run.c the gRPC.
  */
 #include "bench/loadgen.h"
 
@@ -30,6 +32,7 @@ struct lg_cli {
     enum lg_mode mode;
     bool json;
     uint32_t probes;
+    uint32_t rounds;
 };
 
 static void lg_usage(FILE *f)
@@ -44,6 +47,7 @@ static void lg_usage(FILE *f)
             "flood]\n"
             "         [--no-passwords] [--agent-pid PID] [--probes N] "
             "[--rate QPS]\n"
+            "         [--rounds R]\n"
             "defaults: --target 127.0.0.1:50051 --method both --duration 10 "
             "--warmup 2\n"
             "          --inflight 8 --connections 2 --threads 1 --seed 1 "
@@ -152,6 +156,7 @@ static const struct option lg_longopts[] = {
     {"agent-pid", required_argument, NULL, 'p'},
     {"probes", required_argument, NULL, 'r'},
     {"rate", required_argument, NULL, 'R'},
+    {"rounds", required_argument, NULL, 'u'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -172,6 +177,7 @@ static void lg_defaults(struct lg_cli *cli)
     cli->run.only_kind = -1;
     cli->mode = LG_MODE_BOTH;
     cli->probes = 8;
+    cli->rounds = 1;
 }
 
 static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
@@ -221,6 +227,8 @@ static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
         return lg_parse_u32(arg, BENCH_LG_PROBES_MAX, &cli->probes);
     case 'R':
         return lg_parse_rate(arg, &r->rate);
+    case 'u':
+        return lg_parse_u32(arg, BENCH_LG_ROUNDS_MAX, &cli->rounds);
     default:
         return LR_INVALID;
     }
@@ -252,6 +260,13 @@ static int lg_parse(int argc, char **argv, struct lg_cli *cli)
         lg_usage(stderr);
         return 2;
     }
+    if (cli->rounds == 0 || (cli->rounds > 1 && cli->run.count > 0)) {
+        fprintf(stderr, "loginrisk-loadgen: --rounds needs a duration\n");
+        return 2;
+    }
+    /* each round gets its share of the warm-up and of the window */
+    cli->run.duration_s /= cli->rounds;
+    cli->run.warmup_s /= cli->rounds;
     if (cli->run.threads > cli->run.connections) {
         /* a thread owns whole channels: more threads would idle */
         cli->run.threads = cli->run.connections;
@@ -382,29 +397,55 @@ static void lg_report(const struct lg_cli *cli, const char *method,
 
 /* ---- main --------------------------------------------------------------- */
 
+/* Runs @p method once and adds its window to @p sum. */
+static int lg_window(struct bench_lg *lg, enum bench_method method,
+                     struct bench_lg_result *one, struct bench_lg_result *sum)
+{
+    int rc = bench_lg_run(lg, method, one);
+
+    if (rc == LR_OK) {
+        bench_lg_result_add(sum, one);
+    }
+    return rc;
+}
+
+/*
+ * Health then Evaluate (or one of them), --rounds times over, each window
+ * duration/rounds long: alternating short windows keeps a drift in the
+ * machine's load from landing on one method only.
+ */
 static int lg_measure(struct bench_lg *lg, const struct lg_cli *cli)
 {
-    struct bench_lg_result *health = calloc(1, sizeof(*health));
-    struct bench_lg_result *eval = calloc(1, sizeof(*eval));
+    struct bench_lg_result *r = calloc(3, sizeof(*r));
+    struct bench_lg_result *health = r + 1;
+    struct bench_lg_result *eval = r + 2;
+    bool do_health = cli->mode == LG_MODE_HEALTH || cli->mode == LG_MODE_BOTH;
+    bool do_eval = cli->mode == LG_MODE_EVALUATE || cli->mode == LG_MODE_BOTH;
     double ratio = -1.0;
+    uint32_t i;
     int rc = LR_NOMEM;
 
-    if (health == NULL || eval == NULL) {
+    if (r == NULL) {
         goto out;
     }
-    if (cli->mode == LG_MODE_HEALTH || cli->mode == LG_MODE_BOTH) {
-        rc = bench_lg_run(lg, BENCH_METHOD_HEALTH, health);
-        if (rc) {
-            goto out;
+    bench_lg_result_init(health);
+    bench_lg_result_init(eval);
+    for (i = 0, rc = LR_OK; i < cli->rounds && rc == LR_OK; i++) {
+        if (do_health) {
+            rc = lg_window(lg, BENCH_METHOD_HEALTH, r, health);
         }
+        if (do_eval && rc == LR_OK) {
+            rc = lg_window(lg, BENCH_METHOD_EVALUATE, r, eval);
+        }
+    }
+    if (rc) {
+        goto out;
+    }
+    if (do_health) {
         lg_report(cli, "health", health, -1.0);
     }
-    if (cli->mode == LG_MODE_EVALUATE || cli->mode == LG_MODE_BOTH) {
-        rc = bench_lg_run(lg, BENCH_METHOD_EVALUATE, eval);
-        if (rc) {
-            goto out;
-        }
-        if (cli->mode == LG_MODE_BOTH && lg_qps(health) > 0.0) {
+    if (do_eval) {
+        if (do_health && lg_qps(health) > 0.0) {
             ratio = lg_qps(eval) / lg_qps(health);
         }
         lg_report(cli, "evaluate", eval, ratio);
@@ -412,10 +453,8 @@ static int lg_measure(struct bench_lg *lg, const struct lg_cli *cli)
             printf("ratio evaluate_qps/health_qps = %.3f\n", ratio);
         }
     }
-    rc = LR_OK;
 out:
-    free(health);
-    free(eval);
+    free(r);
     return rc;
 }
 
@@ -431,7 +470,8 @@ static void lg_print_setup(const struct lg_cli *cli)
     if (o->count) {
         printf("count %llu ", (unsigned long long)o->count);
     } else {
-        printf("duration %.1f s warmup %.1f s ", o->duration_s, o->warmup_s);
+        printf("duration %.1f s warmup %.1f s x %u rounds ", o->duration_s,
+               o->warmup_s, cli->rounds);
     }
     if (o->rate > 0.0) {
         printf("rate %.0f/s ", o->rate);

@@ -27,6 +27,7 @@
 #define BENCH_LG_DURATION_MAX 86400.0
 #define BENCH_LG_PROBES_MAX 10000u
 #define BENCH_LG_RATE_MAX 10000000.0
+#define BENCH_LG_ROUNDS_MAX 1000u
 
 enum bench_method {
     BENCH_METHOD_HEALTH = 0,
@@ -90,6 +91,13 @@ void bench_lg_free(struct bench_lg *lg);
  */
 LR_WUR int bench_lg_run(struct bench_lg *lg, enum bench_method method,
                         struct bench_lg_result *out);
+
+/** An empty result, ready for bench_lg_result_add(). */
+void bench_lg_result_init(struct bench_lg_result *r);
+
+/** Adds @p src (another window of the same method) into @p dst. */
+void bench_lg_result_add(struct bench_lg_result *dst,
+                         const struct bench_lg_result *src);
 
 /**
  * Sends the probe users 0..@p n-1 (bench_model_probe_login) one at a time

@@ -628,6 +628,9 @@ static int lg_threads_new(struct bench_lg *lg, struct lg_thread **out)
     return LR_OK;
 }
 
+static void lg_merge(struct bench_lg_result *dst,
+                     const struct bench_lg_result *src);
+
 static double lg_cpu_s(void)
 {
     struct rusage ru;
@@ -681,6 +684,23 @@ static void lg_sleep_s(double s)
     ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
     while (nanosleep(&ts, &ts) != 0) {
     }
+}
+
+void bench_lg_result_init(struct bench_lg_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    bench_hist_reset(&r->hist);
+}
+
+void bench_lg_result_add(struct bench_lg_result *dst,
+                         const struct bench_lg_result *src)
+{
+    bool agent = dst->agent_cpu_s >= 0.0 && src->agent_cpu_s >= 0.0;
+
+    lg_merge(dst, src);
+    dst->seconds += src->seconds;
+    dst->client_cpu_s += src->client_cpu_s;
+    dst->agent_cpu_s = agent ? dst->agent_cpu_s + src->agent_cpu_s : -1.0;
 }
 
 static void lg_merge(struct bench_lg_result *dst,

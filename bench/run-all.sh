@@ -119,15 +119,16 @@ for n in 1 8 64; do
     c=$CONNECTIONS
     [ "$n" -lt "$c" ] && c=$n
     run "$LOADGEN" --target "$TARGET" --method both --duration "$DURATION" \
-        --warmup 2 --inflight "$n" --connections "$c" --agent-pid "$AGENT_PID"
+        --warmup 2 --rounds 5 --inflight "$n" --connections "$c" \
+        --agent-pid "$AGENT_PID"
     state_size
 done
 
 echo
 echo "## 1b. The same at 64 in flight without attempted_password (no Argon2)"
 run "$LOADGEN" --target "$TARGET" --method both --duration "$DURATION" \
-    --warmup 2 --inflight 64 --connections "$CONNECTIONS" --no-passwords \
-    --agent-pid "$AGENT_PID"
+    --warmup 2 --rounds 5 --inflight 64 --connections "$CONNECTIONS" \
+    --no-passwords --agent-pid "$AGENT_PID"
 state_size
 
 # p99 at half the maximum: measure the maximum, then run open loop at half
