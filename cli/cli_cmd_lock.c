@@ -167,7 +167,8 @@ struct cli_bulk {
     struct cli_admin a;
     struct cli_ids ids;
     struct cli_resume res;
-    char **ptrs; /* one batch of ids for the request */
+    char **ptrs;  /* one batch of ids for the request */
+    size_t chunk; /* ids per call that fit the agent's message limit */
     size_t n_batches;
     /* what the agent confirmed, call by call */
     uint64_t matched, changed, unchanged;
@@ -299,17 +300,25 @@ static int cli_bulk_call(struct cli_bulk *b, size_t from, size_t n,
     return rc;
 }
 
-/* Sends ids [from, from + n), halving when the agent says it is too big. */
+/*
+ * Sends ids [from, from + n), halving when the agent says the message is
+ * over its limit; the size that fits is remembered for the next batches.
+ */
 static int cli_bulk_send(struct cli_bulk *b, size_t from, size_t n,
                          struct cli_batch_result *out, struct cli_status *st)
 {
-    int rc = cli_bulk_call(b, from, n, out, st);
+    int rc = LR_OK;
 
-    if (!cli_too_large(rc, st) || n < 2)
-        return rc;
-    rc = cli_bulk_send(b, from, n / 2, out, st);
-    if (rc == LR_OK)
-        rc = cli_bulk_send(b, from + n / 2, n - n / 2, out, st);
+    for (size_t at = 0; rc == LR_OK && at < n;) {
+        size_t k = n - at < b->chunk ? n - at : b->chunk;
+        rc = cli_bulk_call(b, from + at, k, out, st);
+        if (cli_too_large(rc, st) && k > 1) {
+            b->chunk = k / 2;
+            rc = LR_OK;
+            continue;
+        }
+        at += k;
+    }
     return rc;
 }
 
@@ -526,6 +535,7 @@ static int cli_bulk_prepare(struct cli_bulk *b, const struct cli_globals *g)
     int ex;
 
     b->n_batches = (b->ids.n + b->o->batch - 1) / b->o->batch;
+    b->chunk = b->o->batch;
     b->ptrs = malloc(b->o->batch * sizeof(*b->ptrs));
     if (b->ptrs == NULL) {
         fprintf(stderr, "riskctl %s: out of memory\n", b->o->cmd);
