@@ -9,10 +9,13 @@
 #   3. the engine in-process (throughput, allocations, bytes per key and per
 #      profile, and an in-process flood under the default caps);
 #   4. 5,000,000 distinct random IPv6 addresses against the agent, watching
-#      its resident memory and a few legitimate users' decisions.
+#      its resident memory and a few legitimate users' decisions;
+#   5. 1,000,000 accounts locked through riskctl lock (bench/lock.sh, its
+#      own agent), then kill -9 and a check that every lock survived.
 #
 #   bench/run-all.sh [--build DIR] [--port N] [--duration S] [--flood N]
 #                    [--connections C] [--skip-engine] [--skip-flood]
+#                    [--skip-lock]
 #
 # Run from anywhere; paths are relative to the repository root.
 set -eu
@@ -25,10 +28,11 @@ FLOOD=5000000
 CONNECTIONS=2
 SKIP_ENGINE=0
 SKIP_FLOOD=0
+SKIP_LOCK=0
 
 usage() {
     echo "usage: $0 [--build DIR] [--port N] [--duration S] [--flood N]" \
-        "[--connections C] [--skip-engine] [--skip-flood]" >&2
+        "[--connections C] [--skip-engine] [--skip-flood] [--skip-lock]" >&2
     exit 2
 }
 
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
     --connections) CONNECTIONS=$2; shift 2 ;;
     --skip-engine) SKIP_ENGINE=1; shift ;;
     --skip-flood) SKIP_FLOOD=1; shift ;;
+    --skip-lock) SKIP_LOCK=1; shift ;;
     *) usage ;;
     esac
 done
@@ -179,3 +184,10 @@ fi
 
 echo
 stop_agent
+
+if [ "$SKIP_LOCK" -eq 0 ]; then
+    echo
+    echo "## 5. 1,000,000 accounts locked through riskctl, then kill -9"
+    run sh bench/lock.sh --build "$BUILD" --port $((PORT + 10)) \
+        --count 1000000
+fi
