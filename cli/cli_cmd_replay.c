@@ -342,6 +342,7 @@ int cli_cmd_replay(struct cli_globals *g, int argc, char **argv)
         ex = CLI_EXIT_RPC;
     } else {
         cli_replay_report_bad(&o, &r, g->json);
+        ex = CLI_EXIT_OK;
         if (g->json)
             ex = cli_replay_json(&o, &r);
         else

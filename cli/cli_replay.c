@@ -395,6 +395,16 @@ static void cli_sample(struct cli_replay *r, const struct risk_event *ev,
     cli_side_fill(&s->draft, draft);
 }
 
+/* Samples in time order (then file order), as the events were run. */
+static int cli_sample_cmp(const void *a, const void *b)
+{
+    const struct cli_replay_sample *x = a, *y = b;
+
+    if (x->timestamp_ms != y->timestamp_ms)
+        return x->timestamp_ms < y->timestamp_ms ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
 static size_t cli_codes(const struct risk_decision *d, const char **codes)
 {
     size_t n =
@@ -517,8 +527,12 @@ int cli_replay_run(const struct cli_replay_opts *o, struct cli_replay *r,
         rc = cli_index(c->buf, c->len, r, &c->ev, &c->refs, &c->n);
     for (size_t i = 0; rc == LR_OK && i < c->n; i++)
         rc = cli_replay_one(c, r, &c->refs[i]);
-    if (rc == LR_OK)
+    if (rc == LR_OK) {
         cli_reasons_sort(&r->reasons);
+        if (r->n_samples > 1)
+            qsort(r->samples, r->n_samples, sizeof(*r->samples),
+                  cli_sample_cmp);
+    }
     if (rc == LR_NOMEM && err[0] == '\0')
         snprintf(err, errcap, "out of memory");
     r->secs = (double)(lr_mono_ns() - start) / 1e9;
