@@ -71,9 +71,13 @@ for t in $targets; do
             dirs="$dirs $d"
         fi
     done
+    dict=""
+    if [ -f "$src/tests/fuzz/$t.dict" ]; then
+        dict="-dict=$src/tests/fuzz/$t.dict"
+    fi
     set +e
     # shellcheck disable=SC2086
-    nice "$dir/tests/fuzz/$t" $dirs \
+    nice "$dir/tests/fuzz/$t" $dirs $dict \
         -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
         -max_len="$(max_len "$t")" -artifact_prefix="$art/" \
         -print_final_stats=1 >"$log" 2>&1
