@@ -124,6 +124,18 @@ void agent_admin_fail_store(struct agent_call *call, const char *what, int rc)
                     what, lr_strerror(rc));
 }
 
+uint64_t agent_admin_duration(struct agent_state *st, uint64_t duration_s)
+{
+    struct agent_snapshot *snap;
+
+    if (duration_s != 0)
+        return duration_s;
+    snap = agent_state_get(st);
+    duration_s = snap->cfg->locks.default_duration_s;
+    agent_snapshot_put(snap);
+    return duration_s;
+}
+
 /* ---- LockAccounts / UnlockAccounts --------------------------------------- */
 
 /* The fields LockRequest and UnlockRequest share. */
@@ -204,7 +216,7 @@ static void agent_admin_lock(struct agent_admin_req *r, ProtobufCMessage *msg)
         .n = m->n_account_ids,
         .reason = m->reason,
         .ticket = m->ticket,
-        .duration_s = m->duration_s,
+        .duration_s = agent_admin_duration(r->st, m->duration_s),
         .dry_run = m->dry_run,
     };
 

@@ -68,6 +68,13 @@ LR_WUR int agent_admin_check_text(const char *field, const char *s,
 LR_WUR int agent_admin_check_id(const char *field, long index, const char *s,
                                 char *msg, size_t cap);
 
+/**
+ * The lock duration to apply: @p duration_s, or locks.default_duration_s of
+ * the running config when the request says 0 (which is itself 0, "until
+ * unlocked", unless configured).
+ */
+uint64_t agent_admin_duration(struct agent_state *st, uint64_t duration_s);
+
 /** Answers with a BulkResult built from @p res; @p audit_ids may be "". */
 void agent_admin_reply_bulk(struct agent_call *call,
                             struct store_bulk_result *res, char *audit_ids);

@@ -293,7 +293,8 @@ static int agent_query_lock(struct agent_admin_req *r,
         size_t k = h->n - at < chunk ? h->n - at : chunk;
         for (size_t i = 0; i < k; i++)
             ids[i] = h->buf + h->offs[at + i];
-        rc = store_lock_accounts(r->st->store, ids, k, m->duration_s,
+        rc = store_lock_accounts(r->st->store, ids, k,
+                                 agent_admin_duration(r->st, m->duration_s),
                                  STORE_SCOPE_ALL, &who, m->dry_run, &b);
         if (rc == LR_OK)
             agent_total_add(t, &b);

@@ -83,8 +83,10 @@ static void cli_lock_help_text(bool lock)
            lock ? "LockAccounts" : "UnlockAccounts");
     if (lock)
         printf(
-            "  --duration D          30m, 12h, 7d, 2w or seconds; 0 = until\n"
-            "                        unlocked (default 0)\n");
+            "  --duration D          30m, 12h, 7d, 2w or seconds (default: "
+            "the\n"
+            "                        agent's locks.default_duration_s, which\n"
+            "                        is 0 = until unlocked unless set)\n");
     printf("  --dry-run             count what would change, change nothing\n"
            "  --batch N             ids per call (default %d, at most %d)\n"
            "  --resume STATEFILE    record confirmed batches in STATEFILE and\n"
