@@ -358,7 +358,8 @@ static void cli_locks_help(void)
            "  --page-size N         locks per page (default 100, at most "
            "1000)\n"
            "  --page-token T        continue where a page ended\n"
-           "  --all                 every page\n"
+           "  --all                 every page (1000 locks per call unless\n"
+           "                        --page-size says otherwise)\n"
            "  --count               only the number of active locks\n"
            "" CLI_TOKEN_HELP "\n%s",
            cli_globals_help());
@@ -418,6 +419,8 @@ int cli_cmd_locks(struct cli_globals *g, int argc, char **argv)
     ex = cli_parse_command(g, &spec, &o, argc, argv, NULL);
     if (ex >= 0)
         return ex;
+    if (o.all && o.page_size == 0)
+        o.page_size = 1000; /* fewer calls for a long list */
     arr = json_array();
     next = o.page_token ? strdup(o.page_token) : NULL;
     do {
