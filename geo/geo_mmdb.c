@@ -10,17 +10,30 @@
  *   ip_version of 4 or 6, and every search-tree record must point at a node,
  *   "empty", or inside the data section (1.7.1 does not check the last).
  *   Databases should still come only from trusted paths.
- * - A lookup reads a dozen fixed paths with MMDB_get_value; it never builds
- *   an entry-data list, so a lookup allocates nothing. Every value's type is
- *   checked before its union member is read. A missing key is "unknown" or
- *   false; a key of the wrong type is ignored and logged once per database.
+ * - A lookup reads a dozen fixed paths with MMDB_aget_value and static path
+ *   arrays (MMDB_get_value would malloc a copy of its variadic path on every
+ *   call); it never builds an entry-data list, so a lookup allocates
+ *   nothing. The location map is found once and its three keys read from
+ *   it, rather than walking the record from the top three times. Every
+ *   value's type is checked before its union member is read. A missing key
+ *   is "unknown" or false; a key of the wrong type is ignored and logged
+ *   once per database.
  * - Errors are translated here: open failures become LR_IO (cannot read the
  *   file) or LR_CORRUPT (not a usable database) with a message that names the
  *   file and carries libmaxminddb's own text; lookup failures become
  *   LR_CORRUPT.
  *
- * A struct geo_db is immutable once opened, so lookups from many threads need
- * no lock; the only shared write is the atomic "already logged" flag.
+ * - Decoding a record costs far more than finding it (a dozen key searches
+ *   against one tree walk), and a database holds far fewer distinct records
+ *   than addresses (every address of a network shares one). So each
+ *   database keeps a small direct-mapped cache from a record's offset to
+ *   what was decoded from it: exact, bounded (GEO_CACHE_* entries, fixed at
+ *   open), and a miss costs one decode, as before. A record that fails to
+ *   decode is never cached, so it fails (LR_CORRUPT) every time.
+ *
+ * A struct geo_db is immutable once opened, apart from the atomic "already
+ * logged" flag and the record caches, whose entries are guarded by striped
+ * mutexes held only to compare and copy one entry.
  */
 #include "geo/geo.h"
 
@@ -28,6 +41,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,14 +77,41 @@ static const struct geo_slot_def geo_slot_defs[GEO_SLOT_COUNT] = {
     {"anonymous", {"Anonymous", NULL, NULL, NULL}},
 };
 
-/* One open database. Allocated separately so the logged flag can change
- * while the geo_db that holds it is shared read-only. */
+/* Record-cache entries per database slot (powers of two) and mutexes. */
+#define GEO_CACHE_CITY 1024
+#define GEO_CACHE_ASN 512
+#define GEO_CACHE_ANON 128
+#define GEO_CACHE_STRIPES 16
+
+/* What one record gave: only the fields of its slot are set. */
+struct geo_centry {
+    uint32_t offset; /* of the record in the data section */
+    bool used;
+    bool asn_read; /* city slot: its own ASN fields are in part too */
+    struct geo_info part;
+};
+
+struct geo_cache {
+    pthread_mutex_t mu[GEO_CACHE_STRIPES];
+    struct geo_centry *e;
+    uint32_t mask;
+};
+
+/* One open database. Allocated separately so the logged flag and the cache
+ * can change while the geo_db that holds it is shared read-only. */
 struct geo_slot {
     MMDB_s mmdb;
     char *path;
     enum geo_slot_kind kind;
     bool opened; /* MMDB_open succeeded, so MMDB_close is owed */
     atomic_bool logged;
+    struct geo_cache cache;
+};
+
+static const uint32_t geo_cache_size[GEO_SLOT_COUNT] = {
+    [GEO_SLOT_CITY] = GEO_CACHE_CITY,
+    [GEO_SLOT_ASN] = GEO_CACHE_ASN,
+    [GEO_SLOT_ANON] = GEO_CACHE_ANON,
 };
 
 struct geo_db {
@@ -198,12 +239,76 @@ static int geo_check_metadata(const struct geo_slot *s, char *err,
     return LR_OK;
 }
 
+/* ---- record cache ------------------------------------------------------ */
+
+static int geo_cache_init(struct geo_cache *c, uint32_t n)
+{
+    c->e = calloc(n, sizeof(*c->e));
+    if (c->e == NULL)
+        return LR_NOMEM;
+    c->mask = n - 1;
+    for (int i = 0; i < GEO_CACHE_STRIPES; i++)
+        pthread_mutex_init(&c->mu[i], NULL);
+    return LR_OK;
+}
+
+static void geo_cache_free(struct geo_cache *c)
+{
+    if (c->e == NULL)
+        return;
+    for (int i = 0; i < GEO_CACHE_STRIPES; i++)
+        pthread_mutex_destroy(&c->mu[i]);
+    free(c->e);
+    c->e = NULL;
+}
+
+/* Fibonacci hashing: records sit at scattered offsets, often aligned. */
+static uint32_t geo_cache_index(const struct geo_cache *c, uint32_t offset)
+{
+    return (uint32_t)(((uint64_t)offset * 0x9e3779b97f4a7c15ULL) >> 40) &
+           c->mask;
+}
+
+/* Copies the entry of @p offset into @p part; false on a miss (or when the
+ * city slot's ASN is wanted and was not read). */
+static bool geo_cache_get(struct geo_cache *c, uint32_t offset, bool want_asn,
+                          struct geo_info *part)
+{
+    uint32_t i = geo_cache_index(c, offset);
+    pthread_mutex_t *mu = &c->mu[i % GEO_CACHE_STRIPES];
+    const struct geo_centry *ent = &c->e[i];
+    bool hit;
+
+    pthread_mutex_lock(mu);
+    hit = ent->used && ent->offset == offset && (!want_asn || ent->asn_read);
+    if (hit)
+        *part = ent->part;
+    pthread_mutex_unlock(mu);
+    return hit;
+}
+
+static void geo_cache_put(struct geo_cache *c, uint32_t offset, bool asn_read,
+                          const struct geo_info *part)
+{
+    uint32_t i = geo_cache_index(c, offset);
+    pthread_mutex_t *mu = &c->mu[i % GEO_CACHE_STRIPES];
+    struct geo_centry *ent = &c->e[i];
+
+    pthread_mutex_lock(mu);
+    ent->offset = offset;
+    ent->used = true;
+    ent->asn_read = asn_read;
+    ent->part = *part;
+    pthread_mutex_unlock(mu);
+}
+
 static void geo_slot_free(struct geo_slot *s)
 {
     if (s == NULL)
         return;
     if (s->opened)
         MMDB_close(&s->mmdb);
+    geo_cache_free(&s->cache);
     free(s->path);
     free(s);
 }
@@ -252,7 +357,8 @@ static int geo_slot_open(enum geo_slot_kind kind, const char *path,
     s = calloc(1, sizeof(*s));
     if (s != NULL)
         s->path = strdup(path);
-    if (s == NULL || s->path == NULL) {
+    if (s == NULL || s->path == NULL ||
+        geo_cache_init(&s->cache, geo_cache_size[kind])) {
         geo_err(err, errcap, "geo: %s database %s: out of memory",
                 geo_slot_defs[kind].name, path);
         rc = LR_NOMEM;
@@ -343,7 +449,7 @@ static bool geo_kind_matches(uint32_t type, enum geo_kind kind)
 }
 
 /*
- * Judges the result of one MMDB_get_value call. *have is true only when the
+ * Judges the result of one MMDB_aget_value call. *have is true only when the
  * key exists with a value of @p kind. A missing key (or a path that runs
  * into a non-map) is normal; a value of another type is ignored and logged
  * once; a decoding error is LR_CORRUPT.
@@ -439,6 +545,19 @@ static int geo_get_text(struct geo_slot *s, int status,
     return LR_OK;
 }
 
+/* Paths read from a record: static, so MMDB_aget_value copies nothing. */
+static const char *const geo_p_country[] = {"country", "iso_code", NULL};
+static const char *const geo_p_reg_country[] = {"registered_country",
+                                                "iso_code", NULL};
+static const char *const geo_p_city[] = {"city", "names", "en", NULL};
+static const char *const geo_p_location[] = {"location", NULL};
+static const char *const geo_p_lat[] = {"latitude", NULL};
+static const char *const geo_p_lon[] = {"longitude", NULL};
+static const char *const geo_p_radius[] = {"accuracy_radius", NULL};
+static const char *const geo_p_asn[] = {"autonomous_system_number", NULL};
+static const char *const geo_p_as_org[] = {"autonomous_system_organization",
+                                           NULL};
+
 /* country/iso_code, else registered_country/iso_code: two letters A-Z. */
 static int geo_read_country(struct geo_slot *s, MMDB_entry_s *e,
                             struct geo_info *info)
@@ -447,12 +566,11 @@ static int geo_read_country(struct geo_slot *s, MMDB_entry_s *e,
     MMDB_entry_data_s d;
     int rc;
 
-    rc = geo_get_text(s, MMDB_get_value(e, &d, "country", "iso_code", NULL), &d,
+    rc = geo_get_text(s, MMDB_aget_value(e, &d, geo_p_country), &d,
                       "country/iso_code", iso, sizeof(iso));
     if (rc == LR_OK && iso[0] == '\0')
-        rc = geo_get_text(
-            s, MMDB_get_value(e, &d, "registered_country", "iso_code", NULL),
-            &d, "registered_country/iso_code", iso, sizeof(iso));
+        rc = geo_get_text(s, MMDB_aget_value(e, &d, geo_p_reg_country), &d,
+                          "registered_country/iso_code", iso, sizeof(iso));
     if (rc)
         return rc;
     if (strlen(iso) == 2 && iso[0] >= 'A' && iso[0] <= 'Z' && iso[1] >= 'A' &&
@@ -488,26 +606,56 @@ static int geo_get_uint(struct geo_slot *s, int status,
     return LR_OK;
 }
 
+/*
+ * The value at "location", as an entry the three coordinate paths start
+ * from. Reading them from here gives what the full paths would (a scalar
+ * answers "not there", a map or array is searched the same way), without
+ * walking the record's top-level keys three times. *found false when the
+ * record has no location.
+ */
+static int geo_location_entry(struct geo_slot *s, MMDB_entry_s *e,
+                              MMDB_entry_s *loc, bool *found)
+{
+    MMDB_entry_data_s d;
+    int status = MMDB_aget_value(e, &d, geo_p_location);
+
+    *found = false;
+    if (status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR)
+        return LR_OK;
+    if (status != MMDB_SUCCESS) {
+        geo_log_once(s, "location", MMDB_strerror(status));
+        return LR_CORRUPT;
+    }
+    if (!d.has_data)
+        return LR_OK;
+    loc->mmdb = e->mmdb;
+    loc->offset = d.offset;
+    *found = true;
+    return LR_OK;
+}
+
 /* location/{latitude,longitude,accuracy_radius}; both coordinates or none. */
 static int geo_read_location(struct geo_slot *s, MMDB_entry_s *e,
                              struct geo_info *info)
 {
     MMDB_entry_data_s d;
+    MMDB_entry_s loc;
     double lat = 0, lon = 0;
-    bool have_lat = false, have_lon = false;
+    bool have_loc = false, have_lat = false, have_lon = false;
     uint32_t radius = 0;
     int rc;
 
-    rc = geo_get_real(s, MMDB_get_value(e, &d, "location", "latitude", NULL),
-                      &d, "location/latitude", &lat, &have_lat);
+    rc = geo_location_entry(s, e, &loc, &have_loc);
+    if (rc || !have_loc)
+        return rc;
+    rc = geo_get_real(s, MMDB_aget_value(&loc, &d, geo_p_lat), &d,
+                      "location/latitude", &lat, &have_lat);
     if (rc == LR_OK)
-        rc = geo_get_real(s,
-                          MMDB_get_value(e, &d, "location", "longitude", NULL),
-                          &d, "location/longitude", &lon, &have_lon);
+        rc = geo_get_real(s, MMDB_aget_value(&loc, &d, geo_p_lon), &d,
+                          "location/longitude", &lon, &have_lon);
     if (rc == LR_OK)
-        rc = geo_get_uint(
-            s, MMDB_get_value(e, &d, "location", "accuracy_radius", NULL), &d,
-            "location/accuracy_radius", &radius);
+        rc = geo_get_uint(s, MMDB_aget_value(&loc, &d, geo_p_radius), &d,
+                          "location/accuracy_radius", &radius);
     if (rc || !have_lat || !have_lon)
         return rc;
     if (!isfinite(lat) || !isfinite(lon) || fabs(lat) > 90.0 ||
@@ -530,8 +678,8 @@ static int geo_read_city(struct geo_slot *s, MMDB_entry_s *e,
 
     rc = geo_read_country(s, e, info);
     if (rc == LR_OK)
-        rc = geo_get_text(s, MMDB_get_value(e, &d, "city", "names", "en", NULL),
-                          &d, "city/names/en", info->city, sizeof(info->city));
+        rc = geo_get_text(s, MMDB_aget_value(e, &d, geo_p_city), &d,
+                          "city/names/en", info->city, sizeof(info->city));
     if (rc == LR_OK)
         rc = geo_read_location(s, e, info);
     return rc;
@@ -546,26 +694,45 @@ static int geo_read_asn(struct geo_slot *s, MMDB_entry_s *e,
     uint32_t asn = 0;
     int rc;
 
-    rc =
-        geo_get_uint(s, MMDB_get_value(e, &d, "autonomous_system_number", NULL),
-                     &d, "autonomous_system_number", &asn);
+    rc = geo_get_uint(s, MMDB_aget_value(e, &d, geo_p_asn), &d,
+                      "autonomous_system_number", &asn);
     if (rc || asn == 0)
         return rc;
     info->asn = asn;
-    return geo_get_text(
-        s, MMDB_get_value(e, &d, "autonomous_system_organization", NULL), &d,
-        "autonomous_system_organization", info->as_org, sizeof(info->as_org));
+    return geo_get_text(s, MMDB_aget_value(e, &d, geo_p_as_org), &d,
+                        "autonomous_system_organization", info->as_org,
+                        sizeof(info->as_org));
 }
 
-static int geo_get_flag(struct geo_slot *s, MMDB_entry_s *e, const char *key,
+/* The Anonymous-IP flags, each a one-key path of its own. */
+enum geo_flag {
+    GEO_F_ANONYMOUS,
+    GEO_F_VPN,
+    GEO_F_HOSTING,
+    GEO_F_PUBLIC_PROXY,
+    GEO_F_RESIDENTIAL_PROXY,
+    GEO_F_TOR,
+    GEO_F_COUNT
+};
+
+static const char *const geo_p_flag[GEO_F_COUNT][2] = {
+    [GEO_F_ANONYMOUS] = {"is_anonymous", NULL},
+    [GEO_F_VPN] = {"is_anonymous_vpn", NULL},
+    [GEO_F_HOSTING] = {"is_hosting_provider", NULL},
+    [GEO_F_PUBLIC_PROXY] = {"is_public_proxy", NULL},
+    [GEO_F_RESIDENTIAL_PROXY] = {"is_residential_proxy", NULL},
+    [GEO_F_TOR] = {"is_tor_exit_node", NULL},
+};
+
+static int geo_get_flag(struct geo_slot *s, MMDB_entry_s *e, enum geo_flag f,
                         bool *flag)
 {
     MMDB_entry_data_s d;
     bool have;
     int rc;
 
-    rc = geo_check_value(s, MMDB_get_value(e, &d, key, NULL), &d, GEO_KIND_BOOL,
-                         key, &have);
+    rc = geo_check_value(s, MMDB_aget_value(e, &d, geo_p_flag[f]), &d,
+                         GEO_KIND_BOOL, geo_p_flag[f][0], &have);
     if (rc == LR_OK && have && d.boolean)
         *flag = true;
     return rc;
@@ -576,17 +743,17 @@ static int geo_read_anonymous(struct geo_slot *s, MMDB_entry_s *e,
 {
     int rc;
 
-    rc = geo_get_flag(s, e, "is_anonymous", &info->is_anonymous);
+    rc = geo_get_flag(s, e, GEO_F_ANONYMOUS, &info->is_anonymous);
     if (rc == LR_OK)
-        rc = geo_get_flag(s, e, "is_anonymous_vpn", &info->is_vpn);
+        rc = geo_get_flag(s, e, GEO_F_VPN, &info->is_vpn);
     if (rc == LR_OK)
-        rc = geo_get_flag(s, e, "is_hosting_provider", &info->is_hosting);
+        rc = geo_get_flag(s, e, GEO_F_HOSTING, &info->is_hosting);
     if (rc == LR_OK)
-        rc = geo_get_flag(s, e, "is_public_proxy", &info->is_proxy);
+        rc = geo_get_flag(s, e, GEO_F_PUBLIC_PROXY, &info->is_proxy);
     if (rc == LR_OK)
-        rc = geo_get_flag(s, e, "is_residential_proxy", &info->is_proxy);
+        rc = geo_get_flag(s, e, GEO_F_RESIDENTIAL_PROXY, &info->is_proxy);
     if (rc == LR_OK)
-        rc = geo_get_flag(s, e, "is_tor_exit_node", &info->is_tor);
+        rc = geo_get_flag(s, e, GEO_F_TOR, &info->is_tor);
     return rc;
 }
 
@@ -649,38 +816,117 @@ static int geo_find_in(struct geo_slot *s, const union geo_sockaddr *sa,
     return geo_find(s, sa, entry, found);
 }
 
+/*
+ * Decodes what slot @p s's record @p e says into @p part (zeroed first): the
+ * city slot's place (and with @p want_asn its own ASN fields), the ASN
+ * slot's ASN, the anonymous slot's flags. From the cache when it holds the
+ * record.
+ */
+static int geo_read_slot(struct geo_slot *s, MMDB_entry_s *e, bool want_asn,
+                         struct geo_info *part)
+{
+    int rc;
+
+    if (geo_cache_get(&s->cache, e->offset, want_asn, part))
+        return LR_OK;
+    memset(part, 0, sizeof(*part));
+    switch (s->kind) {
+    case GEO_SLOT_CITY:
+        rc = geo_read_city(s, e, part);
+        if (rc == LR_OK && want_asn)
+            rc = geo_read_asn(s, e, part);
+        break;
+    case GEO_SLOT_ASN:
+        rc = geo_read_asn(s, e, part);
+        break;
+    default:
+        rc = geo_read_anonymous(s, e, part);
+        break;
+    }
+    if (rc == LR_OK)
+        geo_cache_put(&s->cache, e->offset, want_asn, part);
+    return rc;
+}
+
+static void geo_merge_place(struct geo_info *info, const struct geo_info *p)
+{
+    memcpy(info->country, p->country, sizeof(info->country));
+    memcpy(info->city, p->city, sizeof(info->city));
+    info->has_location = p->has_location;
+    info->latitude = p->latitude;
+    info->longitude = p->longitude;
+    info->accuracy_radius_km = p->accuracy_radius_km;
+}
+
+static void geo_merge_asn(struct geo_info *info, const struct geo_info *p)
+{
+    info->asn = p->asn;
+    memcpy(info->as_org, p->as_org, sizeof(info->as_org));
+}
+
+static void geo_merge_flags(struct geo_info *info, const struct geo_info *p)
+{
+    info->is_anonymous = p->is_anonymous;
+    info->is_hosting = p->is_hosting;
+    info->is_tor = p->is_tor;
+    info->is_vpn = p->is_vpn;
+    info->is_proxy = p->is_proxy;
+}
+
+/* Reads the records found, in slot order, into @p info (zeroed). */
+static int geo_read_found(struct geo_slot *const slot[GEO_SLOT_COUNT],
+                          MMDB_entry_s ent[GEO_SLOT_COUNT],
+                          const bool found[GEO_SLOT_COUNT],
+                          struct geo_info *info)
+{
+    struct geo_info part;
+    int rc = LR_OK;
+
+    if (found[GEO_SLOT_CITY]) {
+        rc = geo_read_slot(slot[GEO_SLOT_CITY], &ent[GEO_SLOT_CITY], false,
+                           &part);
+        if (rc == LR_OK)
+            geo_merge_place(info, &part);
+    }
+    if (rc == LR_OK && found[GEO_SLOT_ASN]) {
+        rc =
+            geo_read_slot(slot[GEO_SLOT_ASN], &ent[GEO_SLOT_ASN], false, &part);
+        if (rc == LR_OK)
+            geo_merge_asn(info, &part);
+    }
+    /* No ASN database answer: a City database may carry the ASN itself. */
+    if (rc == LR_OK && found[GEO_SLOT_CITY] && info->asn == 0) {
+        rc = geo_read_slot(slot[GEO_SLOT_CITY], &ent[GEO_SLOT_CITY], true,
+                           &part);
+        if (rc == LR_OK)
+            geo_merge_asn(info, &part);
+    }
+    if (rc == LR_OK && found[GEO_SLOT_ANON]) {
+        rc = geo_read_slot(slot[GEO_SLOT_ANON], &ent[GEO_SLOT_ANON], false,
+                           &part);
+        if (rc == LR_OK)
+            geo_merge_flags(info, &part);
+    }
+    return rc;
+}
+
 int geo_lookup(const struct geo_db *db, const struct geo_ip *ip,
                struct geo_info *out)
 {
-    struct geo_slot *city = db != NULL ? db->slot[GEO_SLOT_CITY] : NULL;
-    struct geo_slot *asn = db != NULL ? db->slot[GEO_SLOT_ASN] : NULL;
-    struct geo_slot *anon = db != NULL ? db->slot[GEO_SLOT_ANON] : NULL;
-    MMDB_entry_s ce, ae, xe;
-    bool cf, af, xf;
+    struct geo_slot *none[GEO_SLOT_COUNT] = {NULL, NULL, NULL};
+    struct geo_slot *const *slot = db != NULL ? db->slot : none;
+    MMDB_entry_s ent[GEO_SLOT_COUNT];
+    bool found[GEO_SLOT_COUNT];
     union geo_sockaddr sa;
     struct geo_info info;
     int rc;
 
     memset(&info, 0, sizeof(info));
     rc = geo_sockaddr_of(ip, &sa);
+    for (int k = 0; k < GEO_SLOT_COUNT && rc == LR_OK; k++)
+        rc = geo_find_in(slot[k], &sa, &ent[k], &found[k]);
     if (rc == LR_OK)
-        rc = geo_find_in(city, &sa, &ce, &cf);
-    if (rc == LR_OK)
-        rc = geo_find_in(asn, &sa, &ae, &af);
-    if (rc == LR_OK)
-        rc = geo_find_in(anon, &sa, &xe, &xf);
-    if (rc)
-        goto out;
-    if (cf)
-        rc = geo_read_city(city, &ce, &info);
-    if (rc == LR_OK && af)
-        rc = geo_read_asn(asn, &ae, &info);
-    /* No ASN database answer: a City database may carry the ASN itself. */
-    if (rc == LR_OK && cf && info.asn == 0)
-        rc = geo_read_asn(city, &ce, &info);
-    if (rc == LR_OK && xf)
-        rc = geo_read_anonymous(anon, &xe, &info);
-out:
+        rc = geo_read_found(slot, ent, found, &info);
     if (rc == LR_OK)
         *out = info;
     return rc;

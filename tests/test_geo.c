@@ -1037,6 +1037,105 @@ static void test_geo_lookup_concurrent(void **state)
     geo_db_free(db);
 }
 
+/* ------------------------------------------------------------ record cache */
+
+static void assert_info_equal(const struct geo_info *a,
+                              const struct geo_info *b)
+{
+    assert_string_equal(a->country, b->country);
+    assert_string_equal(a->city, b->city);
+    assert_int_equal(a->has_location, b->has_location);
+    assert_true(a->latitude == b->latitude && a->longitude == b->longitude);
+    assert_int_equal(a->accuracy_radius_km, b->accuracy_radius_km);
+    assert_int_equal(a->asn, b->asn);
+    assert_string_equal(a->as_org, b->as_org);
+    assert_int_equal(a->is_anonymous, b->is_anonymous);
+    assert_int_equal(a->is_hosting, b->is_hosting);
+    assert_int_equal(a->is_tor, b->is_tor);
+    assert_int_equal(a->is_vpn, b->is_vpn);
+    assert_int_equal(a->is_proxy, b->is_proxy);
+}
+
+/* Every fixture row, aliases, and addresses no database knows. */
+static const char *const cache_ips[] = {
+    "192.0.2.1",   "192.0.2.200",      "198.51.100.7", "203.0.113.9",
+    "2001:db8::1", "2001:db8:1::1",    "198.18.0.1",   "198.18.1.1",
+    "198.18.2.1",  "198.18.3.1",       "198.18.4.1",   "198.18.7.255",
+    "198.18.8.1",  "198.18.9.1",       "198.18.10.1",  "198.18.11.1",
+    "198.18.12.1", "198.18.13.1",      "198.18.14.1",  "198.19.0.1",
+    "10.0.0.1",    "::ffff:192.0.2.1", "2001:db9::1",  "2001:db8:2::7",
+};
+
+/* Answers from a warm cache, in any order, are those of a cold one. */
+static void cache_same_answers(const char *city, const char *asn,
+                               const char *anon)
+{
+    size_t n = sizeof(cache_ips) / sizeof(cache_ips[0]);
+    struct geo_db *warm = open_db(city, asn, anon);
+
+    for (int round = 0; round < 3; round++) {
+        for (size_t k = 0; k < n; k++) {
+            size_t i = round == 1 ? n - 1 - k : (k * 7 + (size_t)round) % n;
+            struct geo_db *cold = open_db(city, asn, anon);
+            struct geo_info want = look(cold, cache_ips[i]);
+            struct geo_info got = look(warm, cache_ips[i]);
+
+            assert_info_equal(&got, &want);
+            geo_db_free(cold);
+        }
+    }
+    geo_db_free(warm);
+}
+
+static void test_geo_lookup_cached_same_answers(void **state)
+{
+    (void)state;
+    cache_same_answers(CITY_DB, ASN_DB, ANON_DB);
+    cache_same_answers(CITY_DB, NULL, NULL);
+    cache_same_answers(CITY4_DB, NULL, ANON_DB);
+    cache_same_answers(NULL, ASN_DB, ANON_DB);
+}
+
+/*
+ * One City record read first without its own ASN (the ASN database
+ * answered) and then with it (the ASN database does not know the address):
+ * the cached entry learns the ASN fields, and the first address keeps the
+ * ASN database's answer.
+ */
+static void test_geo_lookup_cached_city_asn_later(void **state)
+{
+    struct mm data = {.n = 0};
+    struct mm_meta meta = {"GeoIP2-City", 6, 1700000000};
+    char path[512];
+    struct geo_db *db;
+    struct geo_info g;
+
+    (void)state;
+    /* one node: ::/1, where IPv4 lives too, is this record */
+    mm_map(&data, 3);
+    mm_str(&data, "autonomous_system_number");
+    mm_uint(&data, 6, 65000);
+    mm_str(&data, "autonomous_system_organization");
+    mm_str(&data, "Example City ASN");
+    mm_str(&data, "country");
+    mm_map(&data, 1);
+    mm_str(&data, "iso_code");
+    mm_str(&data, "IS");
+    mm_write("city-asn.mmdb", &data, 0, &meta, path, sizeof(path));
+    db = open_db(path, ASN_DB, NULL);
+    for (int i = 0; i < 2; i++) {
+        g = look(db, "192.0.2.1");
+        assert_string_equal(g.country, "IS");
+        assert_int_equal(g.asn, 64500);
+        assert_string_equal(g.as_org, "Example Broadband GB");
+        g = look(db, "198.19.0.1");
+        assert_string_equal(g.country, "IS");
+        assert_int_equal(g.asn, 65000);
+        assert_string_equal(g.as_org, "Example City ASN");
+    }
+    geo_db_free(db);
+}
+
 /* ------------------------------------------------------ bad database files */
 
 static void test_geo_db_open_missing_file(void **state)
@@ -1424,6 +1523,8 @@ int main(void)
         cmocka_unit_test(test_geo_lookup_ipv6_in_ipv4_tree),
         cmocka_unit_test(test_geo_db_describe_and_epoch),
         cmocka_unit_test(test_geo_lookup_concurrent),
+        cmocka_unit_test(test_geo_lookup_cached_same_answers),
+        cmocka_unit_test(test_geo_lookup_cached_city_asn_later),
         cmocka_unit_test(test_geo_db_open_missing_file),
         cmocka_unit_test(test_geo_db_open_directory),
         cmocka_unit_test(test_geo_db_open_truncated),
