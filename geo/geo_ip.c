@@ -83,6 +83,26 @@ int geo_ip_parse(const char *text, size_t len, struct geo_ip *out)
     return LR_OK;
 }
 
+/* Dotted quad, as inet_ntop writes it, without its sprintf per call. */
+static const char *geo_ip4_text(const uint8_t a[4], char tmp[GEO_IP_TEXT_MAX])
+{
+    char *p = tmp;
+
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+
+        if (i > 0)
+            *p++ = '.';
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+    }
+    *p = '\0';
+    return tmp;
+}
+
 void geo_ip_format(const struct geo_ip *ip, char *buf, size_t cap)
 {
     char tmp[GEO_IP_TEXT_MAX];
@@ -91,7 +111,7 @@ void geo_ip_format(const struct geo_ip *ip, char *buf, size_t cap)
     if (buf == NULL || cap == 0)
         return;
     if (ip != NULL && ip->family == 4)
-        s = inet_ntop(AF_INET, ip->addr, tmp, sizeof(tmp));
+        s = geo_ip4_text(ip->addr, tmp);
     else if (ip != NULL && ip->family == 6)
         s = inet_ntop(AF_INET6, ip->addr, tmp, sizeof(tmp));
     lr_strlcpy(buf, s != NULL ? s : "", cap);

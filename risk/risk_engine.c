@@ -227,6 +227,11 @@ static int tables_new(struct risk_engine *e, const struct cfg *cfg,
     e->vopts.track_distinct = true;
     e->vopts.distinct_exact = cfg->limits.distinct_exact;
     e->spray_window_s = cfg->spray.window_s;
+    for (int w = 0; w < CFG_WINDOWS_MAX; w++)
+        risk_fmt_span(e->span_text[w], sizeof(e->span_text[w]),
+                      v->windows_s[w]);
+    risk_fmt_span(e->spray_span_text, sizeof(e->spray_span_text),
+                  e->spray_window_s);
     for (int i = 0; i < RISK_VT_COUNT && rc == LR_OK; i++) {
         table_opts(e, cfg, (enum risk_vt)i, &o);
         rc = risk_vtable_new(&o, &e->vt[i].t);

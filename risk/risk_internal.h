@@ -245,6 +245,8 @@ void risk_recent_unclaim(struct risk_recent *r, const char *request_id,
 
 /* ---- engine ------------------------------------------------------------ */
 
+#define RISK_SPAN_MAX 24 /* risk_fmt_span() text */
+
 enum risk_vt {
     RISK_VT_IP = 0,
     RISK_VT_NET, /* /24, /64 and /48 */
@@ -294,6 +296,9 @@ struct risk_engine {
     uint64_t seed;
     struct risk_vtable_opts vopts; /* velocity windows, as created */
     uint32_t spray_window_s;
+    /* "1 min", "1 h", "1 d": the windows as reason details show them */
+    char span_text[CFG_WINDOWS_MAX][RISK_SPAN_MAX];
+    char spray_span_text[RISK_SPAN_MAX];
     struct risk_vel vt[RISK_VT_COUNT];
     struct risk_wave wave;               /* under vt[RISK_VT_GLOBAL].mu */
     struct risk_spray_slot *spray_slots; /* under vt[RISK_VT_SPRAY].mu */
@@ -386,6 +391,13 @@ void risk_fire(struct risk_ctx *c, enum lr_signal s, int points,
 /** risk_fire() with the configured points and minimum action. */
 void risk_fire_std(struct risk_ctx *c, enum lr_signal s, const char *fmt, ...)
     LR_PRINTF(3, 4);
+/**
+ * risk_fire() without the text: counts the signal and, when its reason is
+ * listed, returns the reason for the caller to write the detail into
+ * (r->detail, RISK_DETAIL_MAX bytes; "" until written); NULL otherwise.
+ */
+struct risk_reason *risk_fire_begin(struct risk_ctx *c, enum lr_signal s,
+                                    int points, enum lr_action min_action);
 /** Lists one rule reason with its class. */
 void risk_fire_rule(struct risk_ctx *c, const struct risk_rule *r,
                     enum risk_class cls, int points, enum lr_action min_action);
@@ -412,6 +424,25 @@ LR_WUR int risk_spray_slots_new(struct risk_engine *e, uint32_t entries);
 
 /** "8,072" */
 void risk_fmt_count(char *buf, size_t cap, uint64_t v);
+
+/*
+ * A detail built piece by piece where snprintf would cost more than the
+ * rest of an evaluation: like snprintf it keeps the first cap - 1 bytes
+ * and always ends in NUL, so the text is the same, cut or not.
+ */
+struct risk_text {
+    char *buf;
+    size_t cap; /* >= 1 */
+    size_t len;
+};
+
+void risk_text_init(struct risk_text *t, char *buf, size_t cap);
+/** Appends @p s. */
+void risk_text_add(struct risk_text *t, const char *s);
+/** Appends @p v in decimal ("%llu"). */
+void risk_text_uint(struct risk_text *t, uint64_t v);
+/** Appends @p v in decimal with thousands separators ("8,072"). */
+void risk_text_count(struct risk_text *t, uint64_t v);
 /** "30 min", "20 h", "3 d", "45 s" for a span in seconds. */
 void risk_fmt_span(char *buf, size_t cap, int64_t seconds);
 /** snprintf for human text, where cutting a long detail short is fine. */

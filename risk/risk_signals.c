@@ -69,8 +69,8 @@ static struct risk_reason *next_reason(struct risk_ctx *c)
     return &c->out->reasons[c->out->n_reasons++];
 }
 
-static void fire_v(struct risk_ctx *c, enum lr_signal s, int points,
-                   enum lr_action min_action, const char *fmt, va_list ap)
+struct risk_reason *risk_fire_begin(struct risk_ctx *c, enum lr_signal s,
+                                    int points, enum lr_action min_action)
 {
     bool state = s == LR_SIG_ACCOUNT_LOCKED || s == LR_SIG_ALLOWLISTED;
     struct risk_reason *r;
@@ -79,20 +79,30 @@ static void fire_v(struct risk_ctx *c, enum lr_signal s, int points,
      * apply even when their signal is disabled (which only zeroes points). */
     if (!c->p->cfg->signals[s].enabled) {
         if (!state)
-            return;
+            return NULL;
         points = 0;
     }
     c->fired |= UINT64_C(1) << s;
     add_points(c, risk_signal_class(c, s), points, min_action);
     if (points == 0 && min_action <= LR_ACTION_ALLOW && !state)
-        return;
+        return NULL;
     r = next_reason(c);
     if (!r)
-        return;
+        return NULL;
     lr_strlcpy(r->code, lr_signal_code(s), sizeof(r->code));
     r->rule_id = lr_signal_rule_id(s);
     r->points = points;
-    vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+    r->detail[0] = '\0';
+    return r;
+}
+
+static void fire_v(struct risk_ctx *c, enum lr_signal s, int points,
+                   enum lr_action min_action, const char *fmt, va_list ap)
+{
+    struct risk_reason *r = risk_fire_begin(c, s, points, min_action);
+
+    if (r)
+        vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
 }
 
 void risk_fire(struct risk_ctx *c, enum lr_signal s, int points,
@@ -370,15 +380,27 @@ void risk_sig_geo(struct risk_ctx *c)
 
 /* ---- device: R-DEVICE-1/2 ---------------------------------------------- */
 
+/* "<count> <what><from> in <window> (limit <limit>)" */
 static void fire_limit(struct risk_ctx *c, enum lr_signal s, uint32_t count,
                        const char *what, const char *from, int w,
                        uint32_t limit)
 {
-    char n[32], span[24];
+    const struct cfg_signal *cs = &c->p->cfg->signals[s];
+    struct risk_reason *r = risk_fire_begin(c, s, cs->points, cs->min_action);
+    struct risk_text t;
 
-    risk_fmt_count(n, sizeof(n), count);
-    risk_fmt_span(span, sizeof(span), c->e->vopts.windows_s[w]);
-    risk_fire_std(c, s, "%s %s%s in %s (limit %u)", n, what, from, span, limit);
+    if (!r)
+        return;
+    risk_text_init(&t, r->detail, sizeof(r->detail));
+    risk_text_count(&t, count);
+    risk_text_add(&t, " ");
+    risk_text_add(&t, what);
+    risk_text_add(&t, from);
+    risk_text_add(&t, " in ");
+    risk_text_add(&t, c->e->span_text[w]);
+    risk_text_add(&t, " (limit ");
+    risk_text_uint(&t, limit);
+    risk_text_add(&t, ")");
 }
 
 void risk_sig_device(struct risk_ctx *c)
@@ -415,15 +437,20 @@ static void from_ip(const struct risk_ctx *c, unsigned bits, char *buf,
 {
     char text[GEO_IP_TEXT_MAX];
     struct geo_ip pfx;
+    struct risk_text t;
 
+    risk_text_init(&t, buf, cap);
+    risk_text_add(&t, " from ");
     if (!bits) {
         geo_ip_format(&c->a->ip, text, sizeof(text));
-        risk_textf(buf, cap, " from %s", text);
+        risk_text_add(&t, text);
         return;
     }
     geo_ip_prefix(&c->a->ip, bits, &pfx);
     geo_ip_format(&pfx, text, sizeof(text));
-    risk_textf(buf, cap, " from %s/%u", text, bits);
+    risk_text_add(&t, text);
+    risk_text_add(&t, "/");
+    risk_text_uint(&t, bits);
 }
 
 static void sig_ip(struct risk_ctx *c)
@@ -493,21 +520,21 @@ static void sig_account(struct risk_ctx *c)
 static void sig_wave(struct risk_ctx *c)
 {
     const struct cfg_velocity *v = &c->p->cfg->velocity;
-    char n[32], span[24];
+    char n[32];
 
     if (!c->wave)
         return;
     risk_fmt_count(n, sizeof(n), c->glob.failures[0]);
-    risk_fmt_span(span, sizeof(span), c->e->vopts.windows_s[0]);
     risk_fire_std(c, LR_SIG_ATTACK_WAVE,
                   "%s failed logins in %s, baseline %.1f (factor %.1f)", n,
-                  span, c->wave_baseline, v->attack_wave_factor);
+                  c->e->span_text[0], c->wave_baseline, v->attack_wave_factor);
 }
 
 void risk_sig_velocity(struct risk_ctx *c)
 {
     const struct cfg_velocity *v = &c->p->cfg->velocity;
     int wm = risk_win_mid(c->e);
+    struct risk_text t;
     char from[32];
 
     sig_ip(c);
@@ -515,7 +542,9 @@ void risk_sig_velocity(struct risk_ctx *c)
         sig_net_one(c, &c->net48, 48);
     if (c->place.asn && v->asn_failures &&
         c->asn.failures[wm] >= v->asn_failures) {
-        risk_textf(from, sizeof(from), " from AS%u", c->place.asn);
+        risk_text_init(&t, from, sizeof(from));
+        risk_text_add(&t, " from AS");
+        risk_text_uint(&t, c->place.asn);
         fire_limit(c, LR_SIG_ASN_VELOCITY, c->asn.failures[wm], "failed logins",
                    from, wm, v->asn_failures);
     }
@@ -528,9 +557,9 @@ void risk_sig_velocity(struct risk_ctx *c)
 void risk_sig_spray(struct risk_ctx *c)
 {
     const struct risk_spray_view *s = &c->spray;
-    char span[24], n[32], ip[GEO_IP_TEXT_MAX];
+    const char *span = c->e->spray_span_text;
+    char n[32], ip[GEO_IP_TEXT_MAX];
 
-    risk_fmt_span(span, sizeof(span), c->e->spray_window_s);
     if (s->fp_sprayed) {
         risk_fmt_count(n, sizeof(n), s->fp_accounts);
         risk_fire_std(c, LR_SIG_PASSWORD_SPRAY,

@@ -16,3 +16,6 @@ lr_add_test(test_risk_engine_alloc
 target_link_options(test_risk_engine_alloc PRIVATE
   -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc -Wl,--wrap=strdup)
 add_dependencies(test_risk_engine_alloc geo_fixtures)
+# The text helpers behind reason details.
+lr_add_test(test_risk_format SOURCES test_risk_format.c LIBS risk config geo
+  store)

@@ -12,6 +12,7 @@
  */
 #include "geo/geo.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -517,6 +518,26 @@ static void test_geo_ip_format_round_trip(void **state)
     assert_ip_text("::", "::");
     assert_ip_text("0000:0000:0000:0000:0000:ffff:192.168.100.200",
                    "192.168.100.200");
+}
+
+/* The hand-written IPv4 text is inet_ntop's, octet by octet. */
+static void test_geo_ip_format_ipv4_as_inet_ntop(void **state)
+{
+    char want[GEO_IP_TEXT_MAX], got[GEO_IP_TEXT_MAX];
+    struct geo_ip ip = {.family = 4};
+
+    (void)state;
+    for (unsigned v = 0; v < 256; v++) {
+        ip.addr[0] = (uint8_t)v;
+        ip.addr[1] = (uint8_t)(255 - v);
+        ip.addr[2] = (uint8_t)(v * 7);
+        ip.addr[3] = (uint8_t)(v / 3);
+        assert_non_null(inet_ntop(AF_INET, ip.addr, want, sizeof(want)));
+        geo_ip_format(&ip, got, sizeof(got));
+        assert_string_equal(got, want);
+    }
+    geo_ip_format(&ip, got, 4); /* cut, still terminated */
+    assert_int_equal(strlen(got), 3);
 }
 
 static void test_geo_ip_format_small_or_bad(void **state)
@@ -1499,6 +1520,7 @@ int main(void)
         cmocka_unit_test(test_geo_ip_parse_embedded_nul),
         cmocka_unit_test(test_geo_ip_parse_out_untouched_on_error),
         cmocka_unit_test(test_geo_ip_format_round_trip),
+        cmocka_unit_test(test_geo_ip_format_ipv4_as_inet_ntop),
         cmocka_unit_test(test_geo_ip_format_small_or_bad),
         cmocka_unit_test(test_geo_ip_prefix_lengths),
         cmocka_unit_test(test_geo_ip_prefix_in_place),
