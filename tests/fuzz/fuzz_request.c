@@ -11,9 +11,8 @@
  * build (no store, as in replay); the decision is then written as a
  * decision-log line. (The reply encoding, agent_decision_to_pb, lives with
  * the gRPC handlers and is left to the integration tests.) A valid outcome
- * goes to
- * risk_report_outcome(), so the fuzzer can join outcomes to its own earlier
- * decisions.
+ * goes to risk_report_outcome(), so the fuzzer can join outcomes to its own
+ * earlier decisions.
  *
  * The engine's hot state persists between inputs, as it does in the agent;
  * its tables are capped, so that is part of what is tested. Time is fixed
