@@ -14,7 +14,7 @@
 # Crashing inputs land in BUILD_DIR/fuzz/artifacts/<target>/; minimize one
 # with `<binary> -minimize_crash=1 -runs=10000 FILE`, then add it to
 # tests/fuzz/regressions/<target>/ with the fix. A summary line per target
-# (executions, coverage, result) is appended to BUILD_DIR/fuzz/summary.txt.
+# (seconds actually fuzzed, executions, coverage, result) is appended to BUILD_DIR/fuzz/summary.txt.
 set -eu
 if [ $# -lt 2 ]; then
     echo "usage: $0 BUILD_DIR SECONDS [TARGET...]" >&2
@@ -75,6 +75,7 @@ for t in $targets; do
     if [ -f "$src/tests/fuzz/$t.dict" ]; then
         dict="-dict=$src/tests/fuzz/$t.dict"
     fi
+    t0=$(date +%s)
     set +e
     # shellcheck disable=SC2086
     nice "$dir/tests/fuzz/$t" $dirs $dict \
@@ -83,6 +84,7 @@ for t in $targets; do
         -print_final_stats=1 >"$log" 2>&1
     rc=$?
     set -e
+    took=$(($(date +%s) - t0))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
     result=ok
@@ -92,7 +94,7 @@ for t in $targets; do
         grep -E "ERROR|SUMMARY|Test unit written|fuzz_[a-z]*:" "$log" |
             head -20 || true
     fi
-    line="$(date -u +%FT%TZ) $t secs=$secs execs=${execs:-?} ${cov:-cov: ?} $result"
+    line="$(date -u +%FT%TZ) $t secs=$took execs=${execs:-?} ${cov:-cov: ?} $result"
     echo "$line"
     echo "$line" >>"$work/summary.txt"
 done
