@@ -183,8 +183,9 @@ struct cfg {
     char *policy_version; /* policy.version, or a hash of the file */
 
     /* agent */
-    uint32_t workers; /* 0 = number of CPUs */
-    uint32_t max_message_bytes;
+    uint32_t workers;                 /* 0 = number of CPUs */
+    uint32_t max_message_bytes;       /* RiskService and health requests */
+    uint32_t admin_max_message_bytes; /* AdminService requests (bulk) */
     uint32_t drain_timeout_ms;
     uint32_t max_inflight; /* per worker before RESOURCE_EXHAUSTED */
     uint64_t timestamp_past_s;

@@ -134,6 +134,8 @@ static const struct cfg_field cfg_agent_rows[] = {
     CFG_U32("workers", struct cfg, workers, 0, 1024, 0),
     CFG_U32("max_message_bytes", struct cfg, max_message_bytes, 1024, 16777216,
             65536),
+    CFG_U32("admin_max_message_bytes", struct cfg, admin_max_message_bytes,
+            1024, 67108864, 4194304),
     CFG_U32("drain_timeout_ms", struct cfg, drain_timeout_ms, 0, 600000, 10000),
     CFG_U32("max_inflight", struct cfg, max_inflight, 1, 1000000, 1024),
     CFG_U64("timestamp_past_s", struct cfg, timestamp_past_s, 0, 31622400,

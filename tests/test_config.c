@@ -132,6 +132,7 @@ static void make_full(void)
         "agent:\n"
         "  workers: 4\n"
         "  max_message_bytes: 131072\n"
+        "  admin_max_message_bytes: 8388608\n"
         "  drain_timeout_ms: 5000\n"
         "  max_inflight: 64\n"
         "  timestamp_past_s: 3600\n"
@@ -259,6 +260,7 @@ static void assert_defaults(const struct cfg *c)
 {
     assert_int_equal(c->workers, 0);
     assert_int_equal(c->max_message_bytes, 65536);
+    assert_int_equal(c->admin_max_message_bytes, 4194304);
     assert_int_equal(c->drain_timeout_ms, 10000);
     assert_int_equal(c->max_inflight, 1024);
     assert_int_equal(c->timestamp_past_s, 604800);
@@ -483,10 +485,11 @@ static void test_cfg_load_string_full_config(void **state)
 
     (void)state;
     assert_int_equal(c->workers, 4);
+    assert_int_equal(c->admin_max_message_bytes, 8388608);
     assert_int_equal(c->timestamp_future_s, 60);
     assert_int_equal(c->n_listeners, 2);
     assert_int_equal(c->listeners[0].services, CFG_SVC_RISK | CFG_SVC_HEALTH);
-    assert_int_equal(c->listeners[0].line, 9);
+    assert_int_equal(c->listeners[0].line, 10);
     assert_int_equal(c->listeners[1].services, CFG_SVC_ADMIN);
     assert_string_equal(c->listeners[1].tls_cert, g_file);
     assert_string_equal(c->listeners[1].client_ca, g_file);
@@ -515,7 +518,7 @@ static void test_cfg_load_string_full_config(void **state)
     assert_int_equal(c->n_rules, 3);
     r = &c->rules[0];
     assert_string_equal(r->name, "corp");
-    assert_int_equal(r->line, 50);
+    assert_int_equal(r->line, 51);
     assert_int_equal(r->effects, CFG_RULE_ALLOWLIST);
     assert_int_equal(r->n_cidrs, 3);
     assert_string_equal(r->cidrs[2], "192.0.2.7");
