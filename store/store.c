@@ -64,6 +64,7 @@ struct store {
     uint64_t max_bytes;
     bool read_only;
     bool immutable;
+    atomic_bool write_failed; /* the last write transaction failed */
     int version;
     pthread_mutex_t main_mu;
     struct store_conn *main;
@@ -303,6 +304,36 @@ int store_schema_latest(void)
     return store_db_latest_version();
 }
 
+/* Records the outcome of a write transaction for store_writable(). */
+static int store_note_write(struct store *st, int rc)
+{
+    if (rc == LR_OK || rc == LR_STORE || rc == LR_FULL || rc == LR_IO ||
+        rc == LR_CORRUPT)
+        atomic_store(&st->write_failed, rc != LR_OK);
+    return rc;
+}
+
+bool store_writable(const struct store *st)
+{
+    return !st->read_only && !atomic_load(&st->write_failed);
+}
+
+int store_probe(struct store *st)
+{
+    int rc = LR_STORE;
+
+    if (st->read_only)
+        return LR_STORE;
+    pthread_mutex_lock(&st->main_mu);
+    pthread_mutex_lock(&st->write_mu);
+    rc = store_db_probe(st->main);
+    pthread_mutex_unlock(&st->write_mu);
+    pthread_mutex_unlock(&st->main_mu);
+    if (rc != LR_OK && rc != LR_NOMEM)
+        rc = LR_STORE;
+    return store_note_write(st, rc);
+}
+
 bool store_read_only(const struct store *st)
 {
     return st->read_only;
@@ -354,6 +385,7 @@ static int store_writer_commit(void *ctx, struct store_rec *const *recs,
     rc = store_db_write_batch(st->writer, recs, n);
     pthread_mutex_unlock(&st->writer_mu);
     pthread_mutex_unlock(&st->write_mu);
+    store_note_write(st, rc);
     if (rc == 0)
         return LR_OK;
     /* One line per interval, not one per batch, when the disk is full. */
@@ -539,6 +571,7 @@ static int store_bulk_commit(struct store *st, bool lock,
     rc = store_db_locks_apply(st->main, lock, p->changed, p->n_changed, expires,
                               (int)scope, &a, audit_id);
     pthread_mutex_unlock(&st->write_mu);
+    store_note_write(st, rc);
     if (rc) {
         store_lockmap_batch_free(batch);
         return rc;
@@ -812,6 +845,7 @@ int store_audit_add(struct store *st, const struct store_actor *who,
     rc = store_db_audit_add(st->main, &a, &id);
     pthread_mutex_unlock(&st->write_mu);
     pthread_mutex_unlock(&st->main_mu);
+    store_note_write(st, rc);
     if (rc == 0 && id_out != NULL)
         *id_out = id;
     return rc;

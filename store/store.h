@@ -85,6 +85,25 @@ int store_schema_latest(void);
 bool store_read_only(const struct store *st);
 
 /**
+ * True while the state can be written, as far as the store knows: false
+ * when the database opened read-only, or when the last write transaction
+ * (a lock, an unlock, an audit row, a writer batch, a probe) failed and
+ * none has succeeded since. One atomic read, any thread: for health checks.
+ */
+bool store_writable(const struct store *st);
+
+/**
+ * Tries the smallest real write now (the schema version written back
+ * unchanged, one page through the WAL) and records the result for
+ * store_writable(): a disk that filled up is seen before a lock fails on
+ * it, and a disk that recovered is seen without waiting for traffic. Waits
+ * behind a write in progress, so call it from a housekeeping thread, never
+ * on a request path. LR_OK, or LR_STORE (read-only database, disk full,
+ * I/O error; SQLite's words are logged).
+ */
+LR_WUR int store_probe(struct store *st);
+
+/**
  * Runs the periodic maintenance now (the writer thread also runs it every
  * minute at store time): moves store time to @p now_ms if it is newer,
  * deletes history older than retention_days before @p now_ms and locks

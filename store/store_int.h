@@ -223,6 +223,12 @@ LR_WUR int store_db_purge(struct store_conn *c, int64_t before_ms,
 /** A passive WAL checkpoint (best effort, errors logged). */
 void store_db_checkpoint(struct store_conn *c);
 
+/**
+ * The smallest real write: the schema version written back unchanged in
+ * its own transaction (one page through the WAL). For store_probe().
+ */
+LR_WUR int store_db_probe(struct store_conn *c);
+
 /* ---- the lock mirror (store_locks.c) ---------------------------------- */
 
 struct store_lockmap;

@@ -1200,3 +1200,11 @@ void store_db_checkpoint(struct store_conn *c)
         lr_log(LR_LOG_WARN, "store: %s: checkpoint: %s", c->path,
                sqlite3_errmsg(c->db));
 }
+
+int store_db_probe(struct store_conn *c)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", STORE_LATEST);
+    return store_exec(c, sql, "write probe");
+}

@@ -197,6 +197,9 @@ static void test_store_open_creates_schema(void **state)
     assert_int_equal(store_schema_version(f->st), store_schema_latest());
     assert_true(store_schema_latest() >= 2);
     assert_false(store_read_only(f->st));
+    assert_true(store_writable(f->st));
+    assert_int_equal(store_probe(f->st), LR_OK);
+    assert_true(store_writable(f->st));
     assert_int_equal(stat(nested, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0700);
     fx_close(f);
@@ -886,6 +889,8 @@ static int ro_body(const struct fx *f)
     else if (store_history_append(st, &login) != 0 || store_flush(st) == 0 ||
              store_dropped_writes(st) != 1)
         rc = 16;
+    else if (store_writable(st) || store_probe(st) != LR_STORE)
+        rc = 17;
     store_close(st);
     return rc;
 }
@@ -981,10 +986,15 @@ static void test_store_lock_accounts_disk_full(void **state)
             ok++;
     }
     assert_int_equal(rc, LR_STORE);
+    assert_false(store_writable(f->st)); /* until a write succeeds */
     assert_true(ok >= 1);
     assert_int_equal(store_lock_count(f->st), ok * 1000);
     assert_int_equal(store_lock_get(f->st, ids[0], T0, &l), LR_NOTFOUND);
     assert_int_equal(store_lock_get(f->st, ids[999], T0, &l), LR_NOTFOUND);
+    /* a one-page write still fits (the header page is rewritten in place):
+     * the probe succeeds and the store counts as writable again */
+    assert_int_equal(store_probe(f->st), LR_OK);
+    assert_true(store_writable(f->st));
     fx_open(f); /* no cap now */
     assert_int_equal(store_lock_count(f->st), ok * 1000);
     assert_int_equal(store_lock_get(f->st, ids[0], T0, &l), LR_NOTFOUND);
