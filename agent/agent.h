@@ -112,6 +112,7 @@ struct agent_method {
     agent_handler_fn handler; /* NULL answers UNIMPLEMENTED */
     unsigned posted;          /* requests kept posted per queue, 1..8 */
     bool secret;              /* request may hold a secret: wipe copies */
+    bool bulk; /* AdminService: admin_max_message_bytes, not max_... */
 };
 
 /** The request message bytes (borrowed, valid for the call's life). */
@@ -180,8 +181,11 @@ struct agent_server_opts {
     const struct cfg_listener *listeners;
     size_t n_listeners;
     uint32_t workers;           /* 0 = number of CPUs */
-    uint32_t max_message_bytes; /* receive limit */
-    uint32_t max_inflight;      /* per worker; 0 = no limit */
+    uint32_t max_message_bytes; /* request limit of the methods */
+    /* request limit of the bulk methods (0 = max_message_bytes); a server
+     * that serves any of them receives up to the larger of the two */
+    uint32_t admin_max_message_bytes;
+    uint32_t max_inflight; /* per worker; 0 = no limit */
     const struct agent_method *methods;
     size_t n_methods;
     void *ctx; /* handed to every handler */
@@ -288,6 +292,8 @@ struct agent_opts {
     const char *geo_city;
     const char *geo_asn;
     const char *geo_anonymous;
+    const char *decision_log;   /* --decision-log: logging.decision_log */
+    const char *metrics_listen; /* --metrics-listen: metrics.listen */
 };
 
 /**
@@ -295,10 +301,49 @@ struct agent_opts {
  * Handlers hold a reference while they read it, so a reload never frees it
  * under them.
  */
+/** What identifies a file's contents cheaply: a rename or rewrite moves it. */
+struct agent_file_sig {
+    bool exists;
+    uint64_t dev, ino, size;
+    int64_t mtime_ns;
+};
+
+/** The geo database slots, in geo_paths order. */
+enum {
+    AGENT_GEO_CITY = 0,
+    AGENT_GEO_ASN,
+    AGENT_GEO_ANONYMOUS,
+    AGENT_GEO_SLOTS
+};
+
+/** Reads @p path's signature (exists = false when it cannot be stat'ed). */
+void agent_file_sig_read(const char *path, struct agent_file_sig *out);
+
+/** True when @p a and @p b describe the same file contents. */
+bool agent_file_sig_eq(const struct agent_file_sig *a,
+                       const struct agent_file_sig *b);
+
+struct agent_cfg_ref; /* a config shared by snapshots (agent_state.c) */
+
 struct agent_snapshot {
     struct cfg *cfg;
     struct geo_db *geo;
     atomic_uint refs;
+    struct agent_cfg_ref *cfg_ref; /* owns cfg; shared by a geo reload */
+    /* the geo files as they were just before they were opened */
+    struct agent_file_sig geo_sig[AGENT_GEO_SLOTS];
+};
+
+struct agent_declog;
+struct agent_metrics;
+struct agent_metrics_server;
+struct agent_geowatch;
+
+/** What the metrics pull callback reads from (see agent_metrics_pull_state).
+ */
+struct agent_metrics_sources {
+    struct agent_state *st;      /* engine, store, spray counters, snapshot */
+    struct agent_declog *declog; /* NULL when the decision log is off */
 };
 
 struct agent_state {
@@ -318,6 +363,12 @@ struct agent_state {
     atomic_uint_fast64_t spray_failed;  /* pool error: no fingerprint */
     atomic_uint_fast64_t request_seq;   /* for generated request ids */
     uint64_t request_prefix;            /* random, per process */
+    /* operations (agent_main.c sets them up; NULL = off) */
+    struct agent_declog *declog;              /* decision log */
+    struct agent_metrics *metrics;            /* counters */
+    struct agent_metrics_server *metrics_srv; /* GET /metrics */
+    struct agent_metrics_sources metrics_src; /* its pull argument */
+    struct agent_geowatch *geowatch;          /* geo files and store probe */
 };
 
 /**
@@ -360,6 +411,52 @@ void agent_snapshot_put(struct agent_snapshot *snap);
  */
 LR_WUR int agent_state_reload(struct agent_state *st, bool dry_run,
                               struct cfg_errors *errs);
+
+/**
+ * Reopens the geo databases of the running config (their files changed on
+ * disk) and swaps them in under the same config, the way a reload does. On
+ * failure the old databases stay, LR_CORRUPT/LR_IO/LR_CONFIG is returned
+ * with @p errs filled, and loginrisk_geo_reload_failures_total counts it.
+ */
+LR_WUR int agent_state_reload_geo(struct agent_state *st,
+                                  struct cfg_errors *errs);
+
+/**
+ * Logs a warning for each open geo database built more than
+ * geo.max_age_days ago (0 = never warn). @p why says when ("at start").
+ * Returns the age in seconds of the oldest database (0 = none open).
+ */
+int64_t agent_geo_age_check(struct agent_snapshot *snap, int64_t now_s,
+                            const char *why);
+
+/* ---- housekeeping thread (agent_watch.c) ------------------------------- */
+
+/** How often the geo files are looked at (ms). */
+#define AGENT_WATCH_INTERVAL_MS 1000
+/** How often the store is probed with a write while it is writable. */
+#define AGENT_STORE_PROBE_MS 5000
+
+/**
+ * Starts the thread that, every @p interval_ms, looks at the geo files of
+ * the running config (device, inode, size, mtime: a geoipupdate rename or a
+ * rewrite both show) and, once a change has held still for one more look,
+ * reloads them with agent_state_reload_geo(); a set that failed is not
+ * retried until the files change again. It also probes the store with a
+ * write (store_probe()) every AGENT_STORE_PROBE_MS, and every look while the
+ * store is unwritable, so health follows the disk; and repeats the geo age
+ * warning once a day. LR_NOMEM, LR_INTERNAL.
+ */
+LR_WUR int agent_watch_start(struct agent_state *st, uint32_t interval_ms,
+                             struct agent_geowatch **out);
+
+/** Stops and joins the thread. NULL is a no-op. */
+void agent_watch_stop(struct agent_geowatch *w);
+
+/**
+ * True when the agent should answer health checks SERVING: not draining,
+ * and the store is writable (store_writable()).
+ */
+bool agent_serving(struct agent_state *st);
 
 /** Writes a fresh 32-hex-digit request id into @p buf (>= 33 bytes). */
 void agent_request_id_new(struct agent_state *st, char *buf, size_t cap);
@@ -550,6 +647,7 @@ enum agent_rpc_method {
     AGENT_RPC_GET_ACCOUNT,
     AGENT_RPC_LIST_LOCKS,
     AGENT_RPC_RELOAD_CONFIG,
+    AGENT_RPC_LIST_AUDIT,
     AGENT_RPC_OTHER,
     AGENT_RPC_COUNT
 };
@@ -580,6 +678,8 @@ struct agent_metrics_pull {
     bool has_declog;
     struct agent_declog_stats declog;
     int64_t geo_build_epoch_s; /* oldest open database; 0 = none */
+    uint32_t geo_max_age_days; /* geo.max_age_days; 0 = no limit */
+    bool store_writable;       /* store_writable() */
     bool draining;             /* SIGTERM received */
     char policy_version[RISK_VERSION_MAX];
 };
@@ -590,13 +690,6 @@ struct agent_metrics_pull {
  */
 typedef void (*agent_metrics_pull_fn)(void *arg,
                                       struct agent_metrics_pull *out);
-
-/** What agent_metrics_pull_state() reads from (borrowed, for the agent's life).
- */
-struct agent_metrics_sources {
-    struct agent_state *st;      /* engine, store, spray counters, snapshot */
-    struct agent_declog *declog; /* NULL when the decision log is off */
-};
 
 /**
  * The agent's pull callback (agent_metrics_state.c): @p arg is a struct

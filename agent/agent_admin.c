@@ -202,6 +202,10 @@ static void agent_bulk_run(struct agent_admin_req *r,
         agent_admin_fail_store(r->call, b->lock ? "lock" : "unlock", rc);
         return;
     }
+    if (!b->dry_run)
+        agent_metrics_admin(r->st->metrics,
+                            b->lock ? AGENT_ADMIN_LOCK : AGENT_ADMIN_UNLOCK,
+                            res.changed);
     if (res.audit_id != 0)
         snprintf(audit, sizeof(audit), "%" PRId64, res.audit_id);
     agent_admin_reply_bulk(r->call, &res, audit);
@@ -312,6 +316,8 @@ static void agent_admin_reload(struct agent_admin_req *r, ProtobufCMessage *msg)
            rc ? "refused: " : "ok, policy ", rc ? lr_strerror(rc) : version);
     if (!m->dry_run)
         agent_reload_audit(r, rc, &errs, version);
+    if (!m->dry_run && rc == LR_OK)
+        agent_metrics_admin(r->st->metrics, AGENT_ADMIN_RELOAD, 0);
     resp.applied = !m->dry_run && rc == LR_OK;
     resp.policy_version = agent_admin_text(r->call, version, sizeof(version));
     resp.errors = resp.n_errors > 0 ? errv : NULL;
@@ -534,7 +540,7 @@ AGENT_ADMIN_HANDLER(agent_h_audit, agent_op_audit)
 #define AGENT_ADMIN(m, h)                                                      \
     {                                                                          \
         .path = "/loginrisk.v1.AdminService/" m, .service = CFG_SVC_ADMIN,     \
-        .handler = h, .posted = 1,                                             \
+        .handler = h, .posted = 1, .bulk = true,                               \
     }
 
 static const struct agent_method agent_admin_table[] = {

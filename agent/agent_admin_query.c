@@ -365,6 +365,9 @@ void agent_admin_lock_by_query(struct agent_admin_req *r, ProtobufCMessage *msg)
         goto out;
     }
     agent_query_log(r, m, t);
+    if (!m->dry_run)
+        agent_metrics_admin(r->st->metrics, AGENT_ADMIN_LOCK_BY_QUERY,
+                            t->res.changed);
     agent_admin_reply_bulk(r->call, &t->res, t->audit);
 out:
     agent_hits_free(&h);

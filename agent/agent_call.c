@@ -234,6 +234,26 @@ static void agent_call_unknown(struct agent_call *c)
     agent_call_fail(c, AGENT_ST_UNIMPLEMENTED, "unknown method %s", path);
 }
 
+/*
+ * gRPC enforces one receive limit per server, the larger one where admin
+ * batches are served; a smaller method is held to its own limit here,
+ * before a byte is copied or decoded. True when the call was refused.
+ */
+static bool agent_call_oversized(struct agent_call *c,
+                                 const struct agent_method *m)
+{
+    size_t limit = m->bulk ? c->w->srv->max_bulk : c->w->srv->max_recv;
+    size_t len = grpc_byte_buffer_length(c->payload);
+
+    if (len <= limit)
+        return false;
+    agent_call_fail(c, AGENT_ST_RESOURCE_EXHAUSTED,
+                    "request: %zu bytes, more than the %zu this method "
+                    "accepts (agent.%smax_message_bytes)",
+                    len, limit, m->bulk ? "admin_" : "");
+    return true;
+}
+
 void agent_call_arrived(struct agent_call *c)
 {
     struct agent_server *srv = c->w->srv;
@@ -273,6 +293,8 @@ void agent_call_arrived(struct agent_call *c)
     }
     if (m->secret)
         c->arena.wipe = true;
+    if (agent_call_oversized(c, m))
+        return;
     rc = agent_call_read(c, m->secret);
     if (rc) {
         agent_call_fail(c, AGENT_ST_INVALID_ARGUMENT,

@@ -368,7 +368,11 @@ static int agent_endpoint_build(struct agent_server *srv,
 {
     int rc;
 
-    ep->server = agent_grpc_server_new(srv, o->max_message_bytes);
+    /* gRPC's own limit is per server; each method's is checked at arrival
+     * (agent_call.c), so Evaluate stays small where admin batches are big */
+    ep->server = agent_grpc_server_new(
+        srv, (uint32_t)((ep->services & CFG_SVC_ADMIN) ? srv->max_bulk
+                                                       : srv->max_recv));
     if (ep->server == NULL) {
         snprintf(err, errcap, "cannot create a gRPC server");
         return LR_NOMEM;
@@ -644,12 +648,15 @@ int agent_server_start(const struct agent_server_opts *o,
     srv->ctx = o->ctx;
     srv->observe = o->observe;
     srv->n_workers = agent_worker_count(o->workers);
-    srv->max_send = o->max_message_bytes > AGENT_MAX_SEND_FLOOR
-                        ? o->max_message_bytes
-                        : AGENT_MAX_SEND_FLOOR;
+    srv->max_recv = o->max_message_bytes;
+    srv->max_bulk = o->admin_max_message_bytes > o->max_message_bytes
+                        ? o->admin_max_message_bytes
+                        : o->max_message_bytes;
+    srv->max_send = srv->max_bulk > AGENT_MAX_SEND_FLOOR ? srv->max_bulk
+                                                         : AGENT_MAX_SEND_FLOOR;
     /* request copy + unpacked message (repeated fields can cost several
-     * times their wire size) + handler state */
-    srv->arena_limit = (size_t)o->max_message_bytes * 8 + 65536;
+     * times their wire size) + handler state; a cap, not an allocation */
+    srv->arena_limit = srv->max_bulk * 8 + 65536;
     atomic_init(&srv->max_inflight, o->max_inflight);
     atomic_init(&srv->stopping, false);
     atomic_init(&srv->live_calls, 0);

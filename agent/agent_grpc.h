@@ -55,6 +55,8 @@ struct agent_server {
                     int64_t duration_ns);
     size_t arena_limit; /* per call */
     size_t max_send;    /* bytes in one response */
+    size_t max_recv;    /* request bytes, method without .bulk */
+    size_t max_bulk;    /* request bytes, method with .bulk */
     atomic_uint max_inflight;
     atomic_bool stopping;     /* do not post new requests */
     atomic_size_t live_calls; /* call objects out of the pools */

@@ -5,8 +5,11 @@
  * as load balancers and Kubernetes probes ask. A service the listener the
  * probe came in on does not offer is NOT_FOUND there, like a name the agent
  * does not know, so a probe sees what that port really serves. While the
- * agent drains, every known service is NOT_SERVING. (Watch, the streaming
- * variant, is not offered: it answers UNIMPLEMENTED, which the health
+ * agent drains, and while its state store cannot be written (opened
+ * read-only, or the last write failed: disk full, file system read-only;
+ * agent_watch.c probes it), every known service is NOT_SERVING, so a load
+ * balancer moves traffic to an agent that can record locks. (Watch, the
+ * streaming variant, is not offered: it answers UNIMPLEMENTED, which the health
  * protocol allows.)
  */
 #include "agent/agent.h"
@@ -52,9 +55,9 @@ static void agent_health_check(struct agent_call *call, void *ctx)
         return;
     }
     resp.status =
-        atomic_load(&st->draining)
-            ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
-            : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+        agent_serving(st)
+            ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+            : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     agent_call_reply(call, &resp.base);
 }
 

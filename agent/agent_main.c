@@ -7,7 +7,8 @@
  * async-signal context and reload and drain are ordinary code.
  *
  *   SIGHUP           reload the config (same file, same overrides) and the
- *                    geo databases; any error keeps everything as it was
+ *                    geo databases; any error keeps everything as it was;
+ *                    reopen the decision log (logrotate)
  *   SIGTERM, SIGINT  health NOT_SERVING, stop accepting, let calls in flight
  *                    finish (agent.drain_timeout_ms), cancel the rest, close
  *                    the store (flushing it), exit 0
@@ -45,6 +46,7 @@ static const char agent_usage[] =
     "[--state-dir DIR]\n"
     "                       [--geo-city FILE] [--geo-asn FILE] "
     "[--geo-anonymous FILE]\n"
+    "                       [--decision-log FILE] [--metrics-listen ADDR]\n"
     "                       [--check-config] [--version] [--help]\n"
     "\n"
     "Serves loginrisk.v1.RiskService, loginrisk.v1.AdminService and\n"
@@ -53,6 +55,10 @@ static const char agent_usage[] =
     "[v6]:port or unix:/absolute/path; several --listen replace the\n"
     "file's listeners (plaintext, all services).\n"
     "\n"
+    "  --decision-log FILE    JSON lines, one per decision "
+    "(logging.decision_log)\n"
+    "  --metrics-listen ADDR  Prometheus /metrics on host:port "
+    "(metrics.listen)\n"
     "  --check-config   validate the config, geo databases and policy, then\n"
     "                   exit (0 = fine, 1 = errors as file:line on stderr)\n"
     "  SIGHUP reloads the config; SIGTERM/SIGINT drain and exit 0.\n";
@@ -85,6 +91,12 @@ static int agent_parse_opt(int c, struct agent_opts *o, enum agent_mode *mode)
     case 'N':
         o->geo_anonymous = optarg;
         return LR_OK;
+    case 'D':
+        o->decision_log = optarg;
+        return LR_OK;
+    case 'M':
+        o->metrics_listen = optarg;
+        return LR_OK;
     case 'k':
         *mode = AGENT_MODE_CHECK;
         return LR_OK;
@@ -109,6 +121,8 @@ static int agent_parse_args(int argc, char **argv, struct agent_opts *o,
         {"geo-city", required_argument, NULL, 'C'},
         {"geo-asn", required_argument, NULL, 'A'},
         {"geo-anonymous", required_argument, NULL, 'N'},
+        {"decision-log", required_argument, NULL, 'D'},
+        {"metrics-listen", required_argument, NULL, 'M'},
         {"check-config", no_argument, NULL, 'k'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -181,6 +195,16 @@ static size_t agent_methods(struct agent_method *out)
     return n;
 }
 
+/* The server's observer: one finished RPC into the metrics. */
+static void agent_observe(void *ctx, const char *path, int status,
+                          int64_t duration_ns)
+{
+    struct agent_state *st = ctx;
+
+    agent_metrics_rpc(st->metrics, agent_metrics_method(path), status,
+                      duration_ns);
+}
+
 static int agent_serve(struct agent_state *st, struct agent_server **out)
 {
     static struct agent_method methods[AGENT_METHODS_MAX];
@@ -191,9 +215,11 @@ static int agent_serve(struct agent_state *st, struct agent_server **out)
         .n_listeners = cfg->n_listeners,
         .workers = cfg->workers,
         .max_message_bytes = cfg->max_message_bytes,
+        .admin_max_message_bytes = cfg->admin_max_message_bytes,
         .max_inflight = cfg->max_inflight,
         .methods = methods,
         .ctx = st,
+        .observe = agent_observe,
     };
     char err[512] = "";
     int rc;
@@ -205,10 +231,10 @@ static int agent_serve(struct agent_state *st, struct agent_server **out)
     else
         lr_log(LR_LOG_INFO,
                "ready: %zu listener(s), %zu worker(s), policy %s, "
-               "max message %u bytes",
+               "max message %u bytes (admin %u)",
                cfg->n_listeners, agent_server_workers(*out),
                cfg->policy_version ? cfg->policy_version : "-",
-               cfg->max_message_bytes);
+               cfg->max_message_bytes, cfg->admin_max_message_bytes);
     agent_snapshot_put(snap);
     return rc;
 }
@@ -223,6 +249,8 @@ static void agent_reload(struct agent_state *st)
            st->opts->config_path ? st->opts->config_path
                                  : "the embedded default");
     rc = agent_state_reload(st, false, &errs);
+    /* logrotate moved (or removed) the file: open the path again */
+    agent_declog_reopen(st->declog);
     snap = agent_state_get(st);
     if (rc) {
         agent_print_errors(&errs, true);
@@ -296,11 +324,62 @@ static void agent_log_start(struct agent_state *st)
            cfg->state_dir ? cfg->state_dir : "-", geo);
 }
 
+/*
+ * The decision log, the metrics and their HTTP listener, the housekeeping
+ * thread. Their settings are read once: a reload that changes them says
+ * they need a restart.
+ */
+static int agent_ops_open(struct agent_state *st)
+{
+    const struct cfg *cfg = st->cur->cfg;
+    char err[512] = "";
+    int rc;
+
+    rc = agent_declog_open_cfg(cfg, st->opts->decision_log, &st->declog, err,
+                               sizeof(err));
+    if (rc)
+        goto out;
+    st->metrics_src = (struct agent_metrics_sources){st, st->declog};
+    rc = agent_metrics_new(LR_VERSION, agent_metrics_pull_state,
+                           &st->metrics_src, &st->metrics);
+    if (rc)
+        goto out;
+    if (cfg->metrics_listen != NULL) {
+        rc = agent_metrics_serve(st->metrics, cfg->metrics_listen,
+                                 &st->metrics_srv, err, sizeof(err));
+        if (rc)
+            goto out;
+    }
+    agent_geo_age_check(st->cur, lr_now_ms() / 1000, "at start");
+    rc = agent_watch_start(st, AGENT_WATCH_INTERVAL_MS, &st->geowatch);
+    if (rc)
+        snprintf(err, sizeof(err), "housekeeping thread: %s", lr_strerror(rc));
+out:
+    if (rc)
+        lr_log(LR_LOG_ERROR, "%s", err[0] ? err : lr_strerror(rc));
+    return rc;
+}
+
+/* After the drain: nothing calls into them any more. */
+static void agent_ops_close(struct agent_state *st)
+{
+    if (st == NULL)
+        return;
+    agent_watch_stop(st->geowatch);
+    st->geowatch = NULL;
+    agent_metrics_server_stop(st->metrics_srv);
+    st->metrics_srv = NULL;
+    agent_declog_close(st->declog);
+    st->declog = NULL;
+    st->metrics_src.declog = NULL;
+}
+
 static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
 {
     struct cfg_errors errs = {0};
     struct agent_state *st = NULL;
     struct agent_server *srv = NULL;
+    struct agent_metrics *metrics = NULL;
     int rc;
 
     rc = agent_state_open(o, &st, &errs);
@@ -311,7 +390,10 @@ static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
     }
     lr_log_set_level(st->cur->cfg->logging.level);
     agent_log_start(st);
-    rc = agent_serve(st, &srv);
+    rc = agent_ops_open(st);
+    metrics = st->metrics;
+    if (rc == LR_OK)
+        rc = agent_serve(st, &srv);
     if (rc) {
         lr_log(LR_LOG_ERROR, "startup failed: %s", lr_strerror(rc));
         goto out;
@@ -321,7 +403,9 @@ static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
     st->server = NULL;
     agent_drain(st, srv);
 out:
+    agent_ops_close(st);
     agent_state_free(st);
+    agent_metrics_free(metrics);
     if (rc == LR_OK)
         lr_log(LR_LOG_INFO, "stopped");
     cfg_errors_clear(&errs);

@@ -44,6 +44,7 @@ static const char *const metrics_method_names[AGENT_RPC_COUNT] = {
     [AGENT_RPC_GET_ACCOUNT] = "loginrisk.v1.AdminService/GetAccount",
     [AGENT_RPC_LIST_LOCKS] = "loginrisk.v1.AdminService/ListLocks",
     [AGENT_RPC_RELOAD_CONFIG] = "loginrisk.v1.AdminService/ReloadConfig",
+    [AGENT_RPC_LIST_AUDIT] = "loginrisk.v1.AdminService/ListAudit",
     [AGENT_RPC_OTHER] = "other",
 };
 
@@ -463,6 +464,26 @@ static void render_engine(const struct agent_metrics_pull *p,
     mt_value(t, "loginrisk_auto_locks_total", e->auto_locks);
 }
 
+static void render_geo(const struct agent_metrics_pull *p,
+                       struct metrics_text *t)
+{
+    int64_t now = lr_now_ms() / 1000, built = p->geo_build_epoch_s;
+    int64_t age = built > 0 && now > built ? now - built : 0;
+    bool stale = built > 0 && p->geo_max_age_days > 0 &&
+                 age > (int64_t)p->geo_max_age_days * 86400;
+
+    mt_head(t, "loginrisk_geo_database_build_timestamp_seconds", "gauge",
+            "Build time of the oldest open geo database (0: none open).");
+    mt_printf(t, "loginrisk_geo_database_build_timestamp_seconds %lld\n",
+              (long long)built);
+    mt_head(t, "loginrisk_geo_database_age_seconds", "gauge",
+            "Age of the oldest open geo database (0: none open).");
+    mt_printf(t, "loginrisk_geo_database_age_seconds %lld\n", (long long)age);
+    mt_head(t, "loginrisk_geo_database_stale", "gauge",
+            "1 when the oldest geo database is older than geo.max_age_days.");
+    mt_value(t, "loginrisk_geo_database_stale", stale ? 1 : 0);
+}
+
 static void render_pulled(const struct agent_metrics_pull *p,
                           struct metrics_text *t)
 {
@@ -483,11 +504,12 @@ static void render_pulled(const struct agent_metrics_pull *p,
                 "Store writes dropped because the queue was full.");
         mt_value(t, "loginrisk_store_dropped_writes_total",
                  p->store_dropped_writes);
+        mt_head(t, "loginrisk_store_writable", "gauge",
+                "1 while the state store can be written (else health "
+                "NOT_SERVING).");
+        mt_value(t, "loginrisk_store_writable", p->store_writable ? 1 : 0);
     }
-    mt_head(t, "loginrisk_geo_database_build_timestamp_seconds", "gauge",
-            "Build time of the oldest open geo database (0: none open).");
-    mt_printf(t, "loginrisk_geo_database_build_timestamp_seconds %lld\n",
-              (long long)p->geo_build_epoch_s);
+    render_geo(p, t);
     mt_head(t, "loginrisk_draining", "gauge",
             "1 once SIGTERM was received and the agent is draining.");
     mt_value(t, "loginrisk_draining", p->draining ? 1 : 0);

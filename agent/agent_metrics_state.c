@@ -26,6 +26,7 @@ void agent_metrics_pull_state(void *arg, struct agent_metrics_pull *out)
         out->has_store = true;
         out->store_queue_depth = store_queue_depth(st->store);
         out->store_dropped_writes = store_dropped_writes(st->store);
+        out->store_writable = store_writable(st->store);
     }
     if (src->declog != NULL) {
         out->has_declog = true;
@@ -34,6 +35,7 @@ void agent_metrics_pull_state(void *arg, struct agent_metrics_pull *out)
     out->draining = atomic_load(&st->draining);
     snap = agent_state_get(st);
     out->geo_build_epoch_s = geo_db_build_epoch(snap->geo);
+    out->geo_max_age_days = snap->cfg->geo_max_age_days;
     lr_strlcpy(out->policy_version,
                snap->cfg->policy_version != NULL ? snap->cfg->policy_version
                                                  : "",

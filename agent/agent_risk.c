@@ -142,6 +142,10 @@ static void agent_eval_finish(struct agent_eval *ev)
                         "evaluation failed: %s", lr_strerror(rc));
         return;
     }
+    /* counters and the log line before the strings are fixed for the wire;
+     * neither blocks (atomics; a bounded queue to the log's writer) */
+    agent_metrics_decision(ev->st->metrics, &d);
+    agent_declog_write(ev->st->declog, &ev->a, &d);
     agent_decision_to_pb(&d, &pb);
     agent_call_reply(ev->call, &pb.msg.base);
 }

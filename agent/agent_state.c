@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 #define AGENT_ERR_MAX 512
 #define AGENT_STORE_QUEUE 65536
@@ -64,13 +65,18 @@ static int agent_config_override(const struct agent_opts *o, struct cfg *cfg)
         rc = cfg_set_string(&cfg->geo_asn, o->geo_asn);
     if (!rc && o->geo_anonymous != NULL)
         rc = cfg_set_string(&cfg->geo_anonymous, o->geo_anonymous);
+    if (!rc && o->decision_log != NULL)
+        rc = cfg_set_string(&cfg->logging.decision_log, o->decision_log);
+    if (!rc && o->metrics_listen != NULL)
+        rc = cfg_set_string(&cfg->metrics_listen, o->metrics_listen);
     return rc;
 }
 
 static bool agent_has_overrides(const struct agent_opts *o)
 {
     return o->n_listen > 0 || o->state_dir != NULL || o->geo_city != NULL ||
-           o->geo_asn != NULL || o->geo_anonymous != NULL;
+           o->geo_asn != NULL || o->geo_anonymous != NULL ||
+           o->decision_log != NULL || o->metrics_listen != NULL;
 }
 
 int agent_config_load(const struct agent_opts *o, struct cfg **out,
@@ -106,17 +112,58 @@ out:
     return rc;
 }
 
+/* ---- geo files ---------------------------------------------------------- */
+
+void agent_file_sig_read(const char *path, struct agent_file_sig *out)
+{
+    struct stat sb;
+
+    memset(out, 0, sizeof(*out));
+    if (path == NULL || stat(path, &sb) != 0)
+        return;
+    out->exists = true;
+    out->dev = (uint64_t)sb.st_dev;
+    out->ino = (uint64_t)sb.st_ino;
+    out->size = (uint64_t)sb.st_size;
+    out->mtime_ns =
+        (int64_t)sb.st_mtim.tv_sec * 1000000000LL + sb.st_mtim.tv_nsec;
+}
+
+bool agent_file_sig_eq(const struct agent_file_sig *a,
+                       const struct agent_file_sig *b)
+{
+    return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+           a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+static void agent_geo_paths(const struct cfg *cfg,
+                            const char *out[AGENT_GEO_SLOTS])
+{
+    out[AGENT_GEO_CITY] = cfg->geo_city;
+    out[AGENT_GEO_ASN] = cfg->geo_asn;
+    out[AGENT_GEO_ANONYMOUS] = cfg->geo_anonymous;
+}
+
+/*
+ * Opens the databases @p cfg names; @p sig (may be NULL) gets each file's
+ * signature as it was just before the open, so a file replaced during the
+ * open shows as changed at the watcher's next look, never as seen.
+ */
 static int agent_geo_open(const struct cfg *cfg, struct geo_db **out,
-                          struct cfg_errors *errs)
+                          struct agent_file_sig *sig, struct cfg_errors *errs)
 {
     struct geo_paths paths = {
         .city = cfg->geo_city,
         .asn = cfg->geo_asn,
         .anonymous = cfg->geo_anonymous,
     };
+    const char *files[AGENT_GEO_SLOTS];
     char err[AGENT_ERR_MAX] = "";
     int rc;
 
+    agent_geo_paths(cfg, files);
+    for (int i = 0; sig != NULL && i < AGENT_GEO_SLOTS; i++)
+        agent_file_sig_read(files[i], &sig[i]);
     rc = geo_db_open(&paths, out, err, sizeof(err));
     if (rc)
         agent_errors_add(errs, "%s", err[0] ? err : lr_strerror(rc));
@@ -133,7 +180,7 @@ int agent_config_check(const struct agent_opts *o, struct cfg_errors *errs)
     rc = agent_config_load(o, &cfg, errs);
     if (rc)
         goto out;
-    rc = agent_geo_open(cfg, &geo, errs);
+    rc = agent_geo_open(cfg, &geo, NULL, errs);
     if (rc)
         goto out;
     rc = risk_engine_new(cfg, geo, NULL, &e, errs);
@@ -146,27 +193,68 @@ out:
 
 /* ---- snapshots ---------------------------------------------------------- */
 
-static int agent_snapshot_new(const struct agent_opts *o,
-                              struct agent_snapshot **out,
-                              struct cfg_errors *errs)
+/*
+ * A config shared by the snapshots made from it: a geo reload publishes a
+ * new snapshot with new databases and the same config, and the config lives
+ * until the last snapshot holding it is gone.
+ */
+struct agent_cfg_ref {
+    struct cfg *cfg;
+    atomic_uint refs;
+};
+
+static void agent_cfg_ref_put(struct agent_cfg_ref *r)
+{
+    if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
+        return;
+    cfg_free(r->cfg);
+    free(r);
+}
+
+/* A snapshot without databases on @p ref's config (a reference taken). */
+static struct agent_snapshot *agent_snapshot_alloc(struct agent_cfg_ref *ref)
 {
     struct agent_snapshot *s = calloc(1, sizeof(*s));
-    int rc;
 
     if (s == NULL)
-        return LR_NOMEM;
+        return NULL;
     atomic_init(&s->refs, 1);
-    rc = agent_config_load(o, &s->cfg, errs);
+    atomic_fetch_add(&ref->refs, 1);
+    s->cfg_ref = ref;
+    s->cfg = ref->cfg;
+    return s;
+}
+
+/* *@p geo_failed (may be NULL) tells a geo failure from a config one. */
+static int agent_snapshot_new(const struct agent_opts *o,
+                              struct agent_snapshot **out, bool *geo_failed,
+                              struct cfg_errors *errs)
+{
+    struct agent_cfg_ref *ref = calloc(1, sizeof(*ref));
+    struct agent_snapshot *s = NULL;
+    int rc;
+
+    if (ref == NULL)
+        return LR_NOMEM;
+    atomic_init(&ref->refs, 1);
+    rc = agent_config_load(o, &ref->cfg, errs);
     if (rc)
         goto out;
-    rc = agent_geo_open(s->cfg, &s->geo, errs);
+    s = agent_snapshot_alloc(ref);
+    if (s == NULL) {
+        rc = LR_NOMEM;
+        goto out;
+    }
+    rc = agent_geo_open(s->cfg, &s->geo, s->geo_sig, errs);
+    if (rc && geo_failed != NULL)
+        *geo_failed = true;
     if (rc)
         goto out;
     *out = s;
     s = NULL;
 out:
-    if (s != NULL)
-        agent_snapshot_put(s);
+    agent_snapshot_put(s);
+    agent_cfg_ref_put(ref);
     return rc;
 }
 
@@ -175,7 +263,7 @@ void agent_snapshot_put(struct agent_snapshot *s)
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
     geo_db_free(s->geo);
-    cfg_free(s->cfg);
+    agent_cfg_ref_put(s->cfg_ref);
     free(s);
 }
 
@@ -255,7 +343,7 @@ int agent_state_open(const struct agent_opts *o, struct agent_state **out,
     if (getrandom(&st->request_prefix, sizeof(st->request_prefix), 0) !=
         (ssize_t)sizeof(st->request_prefix))
         st->request_prefix = (uint64_t)lr_now_ms() ^ (uint64_t)lr_mono_ns();
-    rc = agent_snapshot_new(o, &st->cur, errs);
+    rc = agent_snapshot_new(o, &st->cur, NULL, errs);
     if (rc)
         goto out;
     rc = agent_store_open(st, st->cur->cfg, errs);
@@ -332,7 +420,7 @@ static bool agent_listeners_eq(const struct cfg *a, const struct cfg *b)
 /* Settings read once at start: say so when a reload changes them. */
 static void agent_warn_restart(const struct cfg *old, const struct cfg *new)
 {
-    const char *what[6];
+    const char *what[10];
     size_t n = 0;
 
     if (!agent_listeners_eq(old, new))
@@ -352,6 +440,16 @@ static void agent_warn_restart(const struct cfg *old, const struct cfg *new)
         old->spray.m_cost_kib != new->spray.m_cost_kib ||
         !agent_str_eq(old->spray.pepper_file, new->spray.pepper_file))
         what[n++] = "spray pool";
+    if (old->admin_max_message_bytes != new->admin_max_message_bytes)
+        what[n++] = "agent.admin_max_message_bytes";
+    if (!agent_str_eq(old->logging.decision_log, new->logging.decision_log) ||
+        old->logging.account != new->logging.account ||
+        !agent_str_eq(old->logging.pseudonym_key_file,
+                      new->logging.pseudonym_key_file))
+        what[n++] = "logging.decision_log, logging.account, "
+                    "logging.pseudonym_key_file";
+    if (!agent_str_eq(old->metrics_listen, new->metrics_listen))
+        what[n++] = "metrics.listen";
     for (size_t i = 0; i < n; i++)
         lr_log(LR_LOG_WARN, "reload: %s changed; takes effect after restart",
                what[i]);
@@ -365,10 +463,14 @@ static void agent_publish(struct agent_state *st, struct agent_snapshot *s)
     old = st->cur;
     st->cur = s;
     pthread_mutex_unlock(&st->mu);
-    agent_warn_restart(st->boot_cfg != NULL ? st->boot_cfg : old->cfg, s->cfg);
-    lr_log_set_level(s->cfg->logging.level);
-    if (st->server != NULL)
-        agent_server_set_max_inflight(st->server, s->cfg->max_inflight);
+    if (s->cfg != old->cfg) {
+        agent_warn_restart(st->boot_cfg != NULL ? st->boot_cfg : old->cfg,
+                           s->cfg);
+        lr_log_set_level(s->cfg->logging.level);
+        if (st->server != NULL)
+            agent_server_set_max_inflight(st->server, s->cfg->max_inflight);
+    }
+    agent_geo_age_check(s, lr_now_ms() / 1000, "after the reload");
     agent_snapshot_put(old);
 }
 
@@ -377,10 +479,11 @@ int agent_state_reload(struct agent_state *st, bool dry_run,
 {
     struct agent_snapshot *s = NULL;
     struct risk_engine *check = NULL;
+    bool geo_failed = false;
     int rc;
 
     pthread_mutex_lock(&st->reload_mu);
-    rc = agent_snapshot_new(st->opts, &s, errs);
+    rc = agent_snapshot_new(st->opts, &s, &geo_failed, errs);
     if (rc)
         goto out;
     if (dry_run) {
@@ -394,9 +497,67 @@ int agent_state_reload(struct agent_state *st, bool dry_run,
     s = NULL;
 out:
     pthread_mutex_unlock(&st->reload_mu);
+    if (!dry_run) {
+        agent_metrics_config_reload(st->metrics, rc == LR_OK);
+        if (geo_failed)
+            agent_metrics_geo_reload_failed(st->metrics);
+    }
     risk_engine_free(check);
     agent_snapshot_put(s);
     return rc;
+}
+
+int agent_state_reload_geo(struct agent_state *st, struct cfg_errors *errs)
+{
+    struct agent_snapshot *cur, *s = NULL;
+    int rc;
+
+    pthread_mutex_lock(&st->reload_mu);
+    cur = agent_state_get(st);
+    s = agent_snapshot_alloc(cur->cfg_ref);
+    if (s == NULL) {
+        rc = LR_NOMEM;
+        goto out;
+    }
+    rc = agent_geo_open(s->cfg, &s->geo, s->geo_sig, errs);
+    if (rc)
+        goto out;
+    rc = risk_engine_set_policy(st->engine, s->cfg, s->geo, errs);
+    if (rc)
+        goto out;
+    agent_publish(st, s);
+    s = NULL;
+out:
+    pthread_mutex_unlock(&st->reload_mu);
+    if (rc)
+        agent_metrics_geo_reload_failed(st->metrics);
+    agent_snapshot_put(s);
+    agent_snapshot_put(cur);
+    return rc;
+}
+
+int64_t agent_geo_age_check(struct agent_snapshot *snap, int64_t now_s,
+                            const char *why)
+{
+    int64_t built = geo_db_build_epoch(snap->geo);
+    int64_t age = built > 0 && now_s > built ? now_s - built : 0;
+    uint32_t max_days = snap->cfg->geo_max_age_days;
+    char geo[256];
+
+    if (built > 0 && max_days > 0 && age > (int64_t)max_days * 86400) {
+        geo_db_describe(snap->geo, geo, sizeof(geo));
+        lr_log(LR_LOG_WARN,
+               "geo databases %s: the oldest was built %lld days ago, more "
+               "than geo.max_age_days (%u) %s; check geoipupdate",
+               geo, (long long)(age / 86400), max_days, why);
+    }
+    return age;
+}
+
+bool agent_serving(struct agent_state *st)
+{
+    return !atomic_load(&st->draining) &&
+           (st->store == NULL || store_writable(st->store));
 }
 
 void agent_request_id_new(struct agent_state *st, char *buf, size_t cap)

@@ -347,7 +347,10 @@ class Agent:
                                      stderr=self._stderr_file,
                                      env=child_env(), cwd=self.dir)
         if wait:
-            self.wait_serving(target or self.tcp)
+            # wait="answering": any health status will do (NOT_SERVING on
+            # a read-only state store, for instance)
+            self.wait_serving(target or self.tcp,
+                              any_status=(wait == "answering"))
         return self
 
     def stderr(self):
@@ -363,9 +366,11 @@ class Agent:
         return "agent %s, exit %s; its output:\n%s" % (
             self.tcp, self.proc.poll() if self.proc else None, tail)
 
-    def wait_serving(self, target, secs=20, creds=None, options=()):
-        """Polls Health/Check on @target until SERVING, the process dies or
-        the deadline passes."""
+    def wait_serving(self, target, secs=20, creds=None, options=(),
+                     any_status=False):
+        """Polls Health/Check on @target until SERVING (with @any_status:
+        until it answers at all), the process dies or the deadline passes.
+        Returns the status."""
         s = stubs()
         deadline = time.monotonic() + timeout(secs)
         last = None
@@ -378,8 +383,9 @@ class Agent:
                 r = s.health_pb2_grpc.HealthStub(ch).Check(
                     s.health_pb2.HealthCheckRequest(), timeout=1.0 * SLOW,
                     wait_for_ready=False)
-                if r.status == s.health_pb2.HealthCheckResponse.SERVING:
-                    return
+                if (any_status or
+                        r.status == s.health_pb2.HealthCheckResponse.SERVING):
+                    return r.status
                 last = "status %d" % r.status
             except grpc.RpcError as e:
                 last = "%s %s" % (e.code(), e.details())

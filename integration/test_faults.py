@@ -520,7 +520,8 @@ class ReadOnlyTest(FaultCase):
         self.addCleanup(umount, agent.state_dir)
         self.addCleanup(agent.kill)
         mount("-o", "remount,ro,bind", agent.state_dir)
-        agent.start()
+        # health says NOT_SERVING while the state cannot be written
+        agent.start(wait="answering")
         self.assertTrue(self.is_locked(agent, "ro-locked"))
         for i in range(20):
             d = self.evaluate(agent, "ro-user-%d" % i)
