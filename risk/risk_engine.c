@@ -24,7 +24,8 @@
 #include <sys/random.h>
 
 #define RISK_MARK_BUCKETS 24
-#define RISK_FRAUD_MARK_S (30u * 86400u) /* R-STATE-3/4 */
+#define RISK_ID_TWEAK 0x7269642d6b657973ULL /* "rid-keys" */
+#define RISK_FRAUD_MARK_S (30u * 86400u)    /* R-STATE-3/4 */
 
 static uint64_t random_u64(void)
 {
@@ -37,56 +38,57 @@ static uint64_t random_u64(void)
 
 /* ---- keys -------------------------------------------------------------- */
 
-static size_t id_key(uint8_t *key, const char *id, uint64_t seed)
+/* An account or device id, of any length: its bytes under a key of their
+ * own (the seed with a tweak), so no id can meet an address or a prefix. */
+static void id_key(const char *id, uint64_t seed, struct risk_vid *out)
 {
-    size_t len = strlen(id);
-    uint64_t h[2];
-
-    if (len < RISK_VKEY_MAX) {
-        key[0] = 'r';
-        memcpy(key + 1, id, len);
-        return len + 1;
-    }
-    /* Long ids are keyed by 128 bits of keyed hash; the tag keeps them
-     * apart from raw ids. */
-    h[0] = risk_hash64(id, len, seed);
-    h[1] = risk_hash64(id, len, ~seed);
-    key[0] = 'h';
-    memcpy(key + 1, h, sizeof(h));
-    return 1 + sizeof(h);
+    risk_vid_of(id, strlen(id), seed ^ RISK_ID_TWEAK, out);
 }
 
-static size_t net_key(uint8_t *key, const struct geo_ip *ip, unsigned bits,
-                      struct geo_ip *net)
+static void net_key(const struct geo_ip *ip, unsigned bits, uint64_t seed,
+                    struct geo_ip *net, struct risk_vid *out)
 {
     size_t n = ip->family == 6 ? 16 : 4;
+    uint8_t key[3 + 16];
 
     geo_ip_prefix(ip, bits, net);
     key[0] = 'N';
     key[1] = ip->family;
     key[2] = (uint8_t)bits;
     memcpy(key + 3, net->addr, n);
-    return 3 + n;
+    risk_vid_of(key, 3 + n, seed, out);
 }
 
 void risk_keys_make(uint64_t seed, const struct geo_ip *ip, const char *account,
                     const char *device, struct risk_keys *k)
 {
     size_t n = ip->family == 6 ? 16 : 4;
+    uint8_t key[1 + 16];
     struct geo_ip tmp;
 
-    k->ip[0] = ip->family;
-    memcpy(k->ip + 1, ip->addr, n);
-    k->ip_len = 1 + n;
+    key[0] = ip->family;
+    memcpy(key + 1, ip->addr, n);
+    risk_vid_of(key, 1 + n, seed, &k->ip);
     k->net_bits = ip->family == 6 ? 64 : 24;
-    k->net_len = net_key(k->net, ip, k->net_bits, &k->net_ip);
-    k->net48_len = ip->family == 6 ? net_key(k->net48, ip, 48, &tmp) : 0;
-    k->acct_len = id_key(k->acct, account, seed);
-    k->dev_len = device && device[0] ? id_key(k->dev, device, seed) : 0;
-    k->ip_h = risk_hash64(k->ip, k->ip_len, seed);
-    k->net_h = risk_hash64(k->net, k->net_len, seed);
-    k->acct_h = risk_hash64(k->acct, k->acct_len, seed);
-    k->dev_h = k->dev_len ? risk_hash64(k->dev, k->dev_len, seed) : 0;
+    net_key(ip, k->net_bits, seed, &k->net_ip, &k->net);
+    k->has_net48 = ip->family == 6;
+    if (k->has_net48)
+        net_key(ip, 48, seed, &tmp, &k->net48);
+    id_key(account, seed, &k->acct);
+    k->has_dev = device && device[0];
+    if (k->has_dev)
+        id_key(device, seed, &k->dev);
+    k->ip_h = k->ip.w[0];
+    k->net_h = k->net.w[0];
+    k->acct_h = k->acct.w[0];
+    k->dev_h = k->has_dev ? k->dev.w[0] : 0;
+}
+
+void risk_vid_of_mark(uint64_t h, struct risk_vid *out)
+{
+    /* h is already a secret-keyed hash: the second word only spreads it */
+    out->w[0] = h;
+    out->w[1] = h * 0x9e3779b97f4a7c15ULL ^ (h >> 29);
 }
 
 void risk_place_from_geo(const struct geo_info *g, struct risk_place *out)
@@ -126,26 +128,27 @@ void risk_policy_release(struct risk_engine *e, struct risk_policy *p)
 
 /* ---- tables ------------------------------------------------------------ */
 
-int risk_vt_hit(struct risk_engine *e, enum risk_vt vt, const void *key,
-                size_t len, int64_t now_ms, bool failure, uint64_t member,
-                struct risk_vcounts *out)
+int risk_vt_hit(struct risk_engine *e, enum risk_vt vt,
+                const struct risk_vid *id, int64_t now_ms, bool failure,
+                uint64_t member, unsigned want, struct risk_vcounts *out)
 {
     struct risk_vel *v = &e->vt[vt];
     int rc;
 
     pthread_mutex_lock(&v->mu);
-    rc = risk_vtable_hit(v->t, key, len, now_ms, failure, member, out);
+    rc = risk_vtable_hit_id(v->t, id, now_ms, failure, member, want, out);
     pthread_mutex_unlock(&v->mu);
     return rc;
 }
 
-void risk_vt_peek(struct risk_engine *e, enum risk_vt vt, const void *key,
-                  size_t len, int64_t now_ms, struct risk_vcounts *out)
+void risk_vt_peek(struct risk_engine *e, enum risk_vt vt,
+                  const struct risk_vid *id, int64_t now_ms, unsigned want,
+                  struct risk_vcounts *out)
 {
     struct risk_vel *v = &e->vt[vt];
 
     pthread_mutex_lock(&v->mu);
-    risk_vtable_peek(v->t, key, len, now_ms, out);
+    risk_vtable_peek_id(v->t, id, now_ms, want, out);
     pthread_mutex_unlock(&v->mu);
 }
 
@@ -284,6 +287,7 @@ int risk_engine_new(const struct cfg *cfg, const struct geo_db *geo,
         pthread_mutex_init(&e->vt[i].mu, NULL);
     e->store = store;
     e->seed = random_u64();
+    risk_vid_of("g", 1, e->seed, &e->glob_id);
     rc = risk_policy_compile(cfg, geo, &e->pol, errs);
     if (rc)
         goto out;
@@ -626,7 +630,7 @@ void risk_account_counters(struct risk_engine *e, const char *account_id,
     if (!e || !account_id || !n_out)
         return;
     risk_keys_make(e->seed, &none, account_id, "", &k);
-    risk_vt_peek(e, RISK_VT_ACCOUNT, k.acct, k.acct_len, now_ms, &vc);
+    risk_vt_peek(e, RISK_VT_ACCOUNT, &k.acct, now_ms, RISK_VC_ALL, &vc);
     for (int w = 0; w < e->vopts.n_windows; w++) {
         uint32_t ws = e->vopts.windows_s[w];
 

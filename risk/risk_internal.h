@@ -112,27 +112,27 @@ const char *risk_policy_allowed(const struct risk_policy *p,
 
 /* ---- keys -------------------------------------------------------------- */
 
-#define RISK_KEY_IP_MAX 17  /* family + 16 bytes */
-#define RISK_KEY_NET_MAX 19 /* 'N' + family + bits + 16 bytes */
-
-/** The table keys of one attempt, computed once. */
+/*
+ * The table keys of one attempt, computed once: each key's bytes (the
+ * address with its family; 'N', family, prefix length and the prefix; an
+ * account or device id, under a tweaked seed) are digested once under the
+ * engine's seed, and every table is asked by digest. The first digest word of
+ * the IP, subnet, account and device doubles as their member and mark hash.
+ */
 struct risk_keys {
-    uint8_t ip[RISK_KEY_IP_MAX];
-    size_t ip_len;
-    uint8_t net[RISK_KEY_NET_MAX]; /* /24 for IPv4, /64 for IPv6 */
-    size_t net_len;
-    uint8_t net48[RISK_KEY_NET_MAX]; /* IPv6 only */
-    size_t net48_len;                /* 0 for IPv4 */
-    struct geo_ip net_ip;            /* the /24 or /64, for messages */
+    struct risk_vid ip;
+    struct risk_vid net;   /* /24 for IPv4, /64 for IPv6 */
+    struct risk_vid net48; /* IPv6 only */
+    struct risk_vid acct;
+    struct risk_vid dev;
+    bool has_net48;
+    bool has_dev;         /* a device_id was sent */
+    struct geo_ip net_ip; /* the /24 or /64, for messages */
     unsigned net_bits;
-    uint8_t acct[RISK_VKEY_MAX];
-    size_t acct_len;
-    uint8_t dev[RISK_VKEY_MAX];
-    size_t dev_len; /* 0 = no device_id */
-    uint64_t ip_h;  /* hashes of the keys: members and mark keys */
+    uint64_t ip_h; /* members and mark keys */
     uint64_t net_h;
     uint64_t acct_h;
-    uint64_t dev_h;
+    uint64_t dev_h; /* 0 without a device */
 };
 
 void risk_keys_make(uint64_t seed, const struct geo_ip *ip, const char *account,
@@ -300,6 +300,7 @@ struct risk_engine {
     char span_text[CFG_WINDOWS_MAX][RISK_SPAN_MAX];
     char spray_span_text[RISK_SPAN_MAX];
     struct risk_vel vt[RISK_VT_COUNT];
+    struct risk_vid glob_id;             /* the global table's one key */
     struct risk_wave wave;               /* under vt[RISK_VT_GLOBAL].mu */
     struct risk_spray_slot *spray_slots; /* under vt[RISK_VT_SPRAY].mu */
     size_t n_spray_slots;                /* power of two */
@@ -319,12 +320,19 @@ struct risk_engine {
 struct risk_policy *risk_policy_acquire(struct risk_engine *e);
 void risk_policy_release(struct risk_engine *e, struct risk_policy *p);
 
-/** Records one event in table @p vt under its lock. */
-LR_WUR int risk_vt_hit(struct risk_engine *e, enum risk_vt vt, const void *key,
-                       size_t len, int64_t now_ms, bool failure,
-                       uint64_t member, struct risk_vcounts *out);
-void risk_vt_peek(struct risk_engine *e, enum risk_vt vt, const void *key,
-                  size_t len, int64_t now_ms, struct risk_vcounts *out);
+/**
+ * Records one event for key @p id in table @p vt under its lock; fills the
+ * counts in @p want (RISK_VC_*).
+ */
+LR_WUR int risk_vt_hit(struct risk_engine *e, enum risk_vt vt,
+                       const struct risk_vid *id, int64_t now_ms, bool failure,
+                       uint64_t member, unsigned want,
+                       struct risk_vcounts *out);
+void risk_vt_peek(struct risk_engine *e, enum risk_vt vt,
+                  const struct risk_vid *id, int64_t now_ms, unsigned want,
+                  struct risk_vcounts *out);
+/** The key of a mark (a member hash already under the engine's seed). */
+void risk_vid_of_mark(uint64_t h, struct risk_vid *out);
 
 /** Window index of the shortest, middle and longest velocity window. */
 int risk_win_short(const struct risk_engine *e);

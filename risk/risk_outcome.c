@@ -49,8 +49,7 @@ static int outcome_passed(struct risk_engine *e, const struct risk_policy *p,
     if (kind != LR_OUTCOME_CAPTCHA_PASSED) {
         risk_keys_make(e->seed, &rec->ip, rec->account_id, rec->device_id, &k);
         pthread_mutex_lock(&e->vt[RISK_VT_ACCOUNT].mu);
-        risk_vtable_clear_failures(e->vt[RISK_VT_ACCOUNT].t, k.acct,
-                                   k.acct_len);
+        risk_vtable_clear_failures_id(e->vt[RISK_VT_ACCOUNT].t, &k.acct);
         pthread_mutex_unlock(&e->vt[RISK_VT_ACCOUNT].mu);
     }
     if (!learns(kind, rec))
@@ -69,11 +68,9 @@ static int outcome_failed(struct risk_engine *e,
     int rc;
 
     risk_keys_make(e->seed, &rec->ip, rec->account_id, rec->device_id, &k);
-    rc = risk_vt_hit(e, RISK_VT_ACCOUNT, k.acct, k.acct_len, now_ms, true,
-                     k.ip_h, &vc);
+    rc = risk_vt_hit(e, RISK_VT_ACCOUNT, &k.acct, now_ms, true, k.ip_h, 0, &vc);
     if (rc == LR_OK)
-        rc = risk_vt_hit(e, RISK_VT_IP, k.ip, k.ip_len, now_ms, true, k.acct_h,
-                         &vc);
+        rc = risk_vt_hit(e, RISK_VT_IP, &k.ip, now_ms, true, k.acct_h, 0, &vc);
     return rc;
 }
 
@@ -82,15 +79,17 @@ static int outcome_fraud(struct risk_engine *e, const struct risk_policy *p,
                          const char *request_id, int64_t now_ms)
 {
     struct risk_vcounts vc;
+    struct risk_vid mark;
     struct risk_keys k;
     int rc;
 
     risk_keys_make(e->seed, &rec->ip, rec->account_id, rec->device_id, &k);
-    rc = risk_vt_hit(e, RISK_VT_FRAUD, &k.ip_h, sizeof(k.ip_h), now_ms, false,
-                     0, &vc);
-    if (rc == LR_OK && k.dev_len)
-        rc = risk_vt_hit(e, RISK_VT_FRAUD, &k.dev_h, sizeof(k.dev_h), now_ms,
-                         false, 0, &vc);
+    risk_vid_of_mark(k.ip_h, &mark);
+    rc = risk_vt_hit(e, RISK_VT_FRAUD, &mark, now_ms, false, 0, 0, &vc);
+    if (rc == LR_OK && k.has_dev) {
+        risk_vid_of_mark(k.dev_h, &mark);
+        rc = risk_vt_hit(e, RISK_VT_FRAUD, &mark, now_ms, false, 0, 0, &vc);
+    }
     if (rc == LR_OK)
         rc = risk_profile_forget_device(e, p, rec->account_id, rec->device_id);
     if (rc == LR_OK && p->cfg->locks.lock_on_confirmed_fraud)

@@ -195,8 +195,8 @@ static int count_global(struct risk_ctx *c)
     int rc;
 
     pthread_mutex_lock(&g->mu);
-    rc = risk_vtable_hit(g->t, "g", 1, c->a->timestamp_ms, c->failure, 0,
-                         &c->glob);
+    rc = risk_vtable_hit_id(g->t, &c->e->glob_id, c->a->timestamp_ms,
+                            c->failure, 0, RISK_VC_FAIL(0), &c->glob);
     if (rc == LR_OK) {
         wave_fold(w, c->a->timestamp_ms, c->e->vopts.windows_s[0],
                   v->attack_wave_factor);
@@ -212,34 +212,44 @@ static int count_global(struct risk_ctx *c)
     return rc;
 }
 
+/*
+ * Counts the attempt in every velocity table. Each table is asked only for
+ * the counts its signals read (R-VEL-*, R-DEVICE-2): summing a window's
+ * buckets is most of the cost of a hit.
+ */
 int risk_count(struct risk_ctx *c)
 {
     struct risk_engine *e = c->e;
     const struct risk_keys *k = &c->k;
     int64_t now = c->a->timestamp_ms;
     bool f = c->failure;
+    int ws = risk_win_short(e), wm = risk_win_mid(e), wl = risk_win_long(e);
+    unsigned net_want = RISK_VC_DIST(wm) | RISK_VC_FAIL(wm);
     uint8_t asn_key[5] = {'A'};
+    struct risk_vid asn_id;
     int rc;
 
-    rc =
-        risk_vt_hit(e, RISK_VT_IP, k->ip, k->ip_len, now, f, k->acct_h, &c->ip);
+    rc = risk_vt_hit(e, RISK_VT_IP, &k->ip, now, f, k->acct_h,
+                     RISK_VC_ATT(ws) | RISK_VC_FAIL(wm) | RISK_VC_DIST(wm),
+                     &c->ip);
     if (rc == LR_OK)
-        rc = risk_vt_hit(e, RISK_VT_NET, k->net, k->net_len, now, f, k->acct_h,
+        rc = risk_vt_hit(e, RISK_VT_NET, &k->net, now, f, k->acct_h, net_want,
                          &c->net);
-    if (rc == LR_OK && k->net48_len)
-        rc = risk_vt_hit(e, RISK_VT_NET, k->net48, k->net48_len, now, f,
-                         k->acct_h, &c->net48);
+    if (rc == LR_OK && k->has_net48)
+        rc = risk_vt_hit(e, RISK_VT_NET, &k->net48, now, f, k->acct_h, net_want,
+                         &c->net48);
     if (rc == LR_OK && c->place.asn) {
         memcpy(asn_key + 1, &c->place.asn, 4);
-        rc = risk_vt_hit(e, RISK_VT_ASN, asn_key, sizeof(asn_key), now, f,
-                         k->acct_h, &c->asn);
+        risk_vid_of(asn_key, sizeof(asn_key), e->seed, &asn_id);
+        rc = risk_vt_hit(e, RISK_VT_ASN, &asn_id, now, f, k->acct_h,
+                         RISK_VC_FAIL(wm), &c->asn);
     }
     if (rc == LR_OK)
-        rc = risk_vt_hit(e, RISK_VT_ACCOUNT, k->acct, k->acct_len, now, f,
-                         k->ip_h, &c->acct);
-    if (rc == LR_OK && k->dev_len)
-        rc = risk_vt_hit(e, RISK_VT_DEVICE, k->dev, k->dev_len, now, f,
-                         k->acct_h, &c->dev);
+        rc = risk_vt_hit(e, RISK_VT_ACCOUNT, &k->acct, now, f, k->ip_h,
+                         RISK_VC_FAIL(wm) | RISK_VC_DIST(wl), &c->acct);
+    if (rc == LR_OK && k->has_dev)
+        rc = risk_vt_hit(e, RISK_VT_DEVICE, &k->dev, now, f, k->acct_h,
+                         RISK_VC_DIST(wl), &c->dev);
     if (rc == LR_OK)
         rc = count_global(c);
     return rc;
@@ -298,11 +308,14 @@ static bool marked(struct risk_ctx *c, enum risk_vt vt, uint64_t key)
 {
     struct risk_vel *v = &c->e->vt[vt];
     struct risk_vcounts vc = {0};
+    struct risk_vid id;
 
-    /* Marks are rare: an empty table needs no hashing. */
+    /* Marks are rare: an empty table needs no lookup. */
     pthread_mutex_lock(&v->mu);
-    if (risk_vtable_size(v->t))
-        risk_vtable_peek(v->t, &key, sizeof(key), c->a->timestamp_ms, &vc);
+    if (risk_vtable_size(v->t)) {
+        risk_vid_of_mark(key, &id);
+        risk_vtable_peek_id(v->t, &id, c->a->timestamp_ms, RISK_VC_ATT(0), &vc);
+    }
     pthread_mutex_unlock(&v->mu);
     return vc.attempts[0] > 0;
 }
@@ -316,7 +329,7 @@ static void state_fraud(struct risk_ctx *c)
         risk_fire_std(c, LR_SIG_FRAUD_IP,
                       "IP %s was used in confirmed fraud (last 30 d)", ip);
     }
-    if (c->k.dev_len && marked(c, RISK_VT_FRAUD, c->k.dev_h))
+    if (c->k.has_dev && marked(c, RISK_VT_FRAUD, c->k.dev_h))
         risk_fire_std(c, LR_SIG_FRAUD_DEVICE,
                       "device was used in confirmed fraud (last 30 d)");
 }
@@ -410,7 +423,7 @@ void risk_sig_device(struct risk_ctx *c)
     int w = risk_win_long(c->e);
 
     if (pv->has_history && !pv->device_known) {
-        if (c->k.dev_len)
+        if (c->k.has_dev)
             risk_fire_std(c, LR_SIG_NEW_DEVICE,
                           "device not among the account's %zu known "
                           "devices",
@@ -421,7 +434,7 @@ void risk_sig_device(struct risk_ctx *c)
                           "devices)",
                           pv->n_devices);
     }
-    if (c->k.dev_len && v->device_distinct_accounts &&
+    if (c->k.has_dev && v->device_distinct_accounts &&
         c->dev.distinct[w] >= v->device_distinct_accounts)
         fire_limit(c, LR_SIG_DEVICE_DISTINCT_ACCOUNTS, c->dev.distinct[w],
                    "distinct accounts", " from this device", w,
@@ -538,7 +551,7 @@ void risk_sig_velocity(struct risk_ctx *c)
     char from[32];
 
     sig_ip(c);
-    if (!sig_net_one(c, &c->net, c->k.net_bits) && c->k.net48_len)
+    if (!sig_net_one(c, &c->net, c->k.net_bits) && c->k.has_net48)
         sig_net_one(c, &c->net48, 48);
     if (c->place.asn && v->asn_failures &&
         c->asn.failures[wm] >= v->asn_failures) {

@@ -66,12 +66,17 @@ static int count_fp(struct risk_engine *e, const struct risk_policy *p,
     uint32_t limit = p->cfg->spray.distinct_accounts;
     struct risk_spray_slot *s;
     struct risk_vcounts vc;
+    struct risk_vid id;
     uint64_t h;
     int rc;
 
+    /* The fingerprint is already a secret-keyed hash (Argon2id under the
+     * pepper): it is its own table key. */
+    memcpy(id.w, fp, sizeof(id.w));
     memcpy(&h, fp, sizeof(h));
     pthread_mutex_lock(&v->mu);
-    rc = risk_vtable_hit(v->t, fp, RISK_FP_LEN, now_ms, true, k->acct_h, &vc);
+    rc = risk_vtable_hit_id(v->t, &id, now_ms, true, k->acct_h, RISK_VC_DIST(0),
+                            &vc);
     if (rc)
         goto out;
     s = &e->spray_slots[(h ^ e->seed) & (e->n_spray_slots - 1)];
@@ -98,6 +103,7 @@ static int mark_sources(struct risk_engine *e, uint64_t (*marks)[3], size_t n,
 {
     struct risk_vel *v = &e->vt[RISK_VT_SPRAY_SRC];
     struct risk_vcounts vc;
+    struct risk_vid id;
     int rc = LR_OK;
 
     pthread_mutex_lock(&v->mu);
@@ -105,8 +111,8 @@ static int mark_sources(struct risk_engine *e, uint64_t (*marks)[3], size_t n,
         for (int j = 0; j < 3 && rc == LR_OK; j++) {
             if (marks[i][j] == 0)
                 continue;
-            rc = risk_vtable_hit(v->t, &marks[i][j], sizeof(uint64_t), now_ms,
-                                 false, 0, &vc);
+            risk_vid_of_mark(marks[i][j], &id);
+            rc = risk_vtable_hit_id(v->t, &id, now_ms, false, 0, 0, &vc);
         }
     }
     pthread_mutex_unlock(&v->mu);
@@ -116,8 +122,10 @@ static int mark_sources(struct risk_engine *e, uint64_t (*marks)[3], size_t n,
 static bool is_marked(struct risk_vtable *t, uint64_t key, int64_t now_ms)
 {
     struct risk_vcounts vc;
+    struct risk_vid id;
 
-    risk_vtable_peek(t, &key, sizeof(key), now_ms, &vc);
+    risk_vid_of_mark(key, &id);
+    risk_vtable_peek_id(t, &id, now_ms, RISK_VC_ATT(0), &vc);
     return vc.attempts[0] > 0;
 }
 
@@ -145,7 +153,7 @@ int risk_spray_observe(struct risk_engine *e, const struct risk_policy *p,
     }
     out->ip_marked = is_marked(v->t, k->ip_h, now_ms);
     out->net_marked = is_marked(v->t, k->net_h, now_ms);
-    out->dev_marked = k->dev_len && is_marked(v->t, k->dev_h, now_ms);
+    out->dev_marked = k->has_dev && is_marked(v->t, k->dev_h, now_ms);
     pthread_mutex_unlock(&v->mu);
     return LR_OK;
 }

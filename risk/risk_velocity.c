@@ -17,9 +17,11 @@
  * at 1024 entries per eviction (then the entry under the hand goes), so no
  * single hit pays for a whole lap.
  *
- * Keys. An entry holds a 128-bit digest of its key, not the key: two
- * SipHash-2-4 values under two independent random per-table keys. Every key
- * kind (an IP, a subnet, an ASN, a 64-byte account) then costs the same 16
+ * Keys. An entry holds a 128-bit digest of its key, not the key: the
+ * 128-bit output of SipHash-2-4 (one pass) under a random per-table key, or
+ * a digest the caller made once under its own secret key and hands to the
+ * *_id calls (the engine looks one key up in several tables). Every key
+ * kind (an IP, a subnet, an ASN, a 256-byte account) then costs the same 16
  * bytes. A false merge needs a collision of a secret 128-bit PRF: about
  * n^2 / 2^129 for n keys (1e-25 for ten million), and no one outside can aim
  * at one. Nothing needs the keys back: the table is only ever asked about a
@@ -113,7 +115,7 @@ struct risk_vtable {
     struct vdiv period[CFG_WINDOWS_MAX]; /* the whole window, ms */
     struct vdiv unit;                    /* member time unit, ms */
     struct vdiv nbuckets;
-    uint64_t k[4]; /* two SipHash keys */
+    uint64_t k[2]; /* the SipHash key of the byte-keyed calls */
     bool wide;     /* 32-bit counts */
     size_t esize;
     size_t fail_off; /* attempt counts start right after the header */
@@ -181,30 +183,61 @@ static uint64_t load_le64(const uint8_t *p, size_t n)
     return x;
 }
 
-static uint64_t sip24(const void *data, size_t len, uint64_t k0, uint64_t k1)
+struct sip {
+    uint64_t v0, v1, v2, v3;
+};
+
+/* Initialises and absorbs @p len bytes with two rounds per block; the last
+ * block holds the tail and the length in its top byte. @p wide selects the
+ * 128-bit output variant. */
+static void sip_absorb(struct sip *s, const void *data, size_t len, uint64_t k0,
+                       uint64_t k1, bool wide)
 {
     const uint8_t *p = data;
-    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL;
-    uint64_t v1 = k1 ^ 0x646f72616e646f6dULL;
-    uint64_t v2 = k0 ^ 0x6c7967656e657261ULL;
-    uint64_t v3 = k1 ^ 0x7465646279746573ULL;
     size_t full = len & ~(size_t)7;
     uint64_t m;
 
+    s->v0 = k0 ^ 0x736f6d6570736575ULL;
+    s->v1 = k1 ^ 0x646f72616e646f6dULL ^ (wide ? 0xee : 0);
+    s->v2 = k0 ^ 0x6c7967656e657261ULL;
+    s->v3 = k1 ^ 0x7465646279746573ULL;
     for (size_t i = 0; i <= full; i += 8) {
-        /* the last block holds the tail and the length in its top byte */
         m = i < full ? load_le64(p + i, 8)
                      : ((uint64_t)len << 56) | load_le64(p + i, len - full);
-        v3 ^= m;
-        sip_round(&v0, &v1, &v2, &v3);
-        sip_round(&v0, &v1, &v2, &v3);
-        v0 ^= m;
+        s->v3 ^= m;
+        sip_round(&s->v0, &s->v1, &s->v2, &s->v3);
+        sip_round(&s->v0, &s->v1, &s->v2, &s->v3);
+        s->v0 ^= m;
     }
-    v2 ^= 0xff;
+}
+
+/* Four finalisation rounds after xoring @p x into v2 (first word) or v1
+ * (second word of the 128-bit output). */
+static uint64_t sip_final(struct sip *s, uint64_t *lane, uint64_t x)
+{
+    *lane ^= x;
     for (int i = 0; i < 4; i++) {
-        sip_round(&v0, &v1, &v2, &v3);
+        sip_round(&s->v0, &s->v1, &s->v2, &s->v3);
     }
-    return v0 ^ v1 ^ v2 ^ v3;
+    return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
+static uint64_t sip24(const void *data, size_t len, uint64_t k0, uint64_t k1)
+{
+    struct sip s;
+
+    sip_absorb(&s, data, len, k0, k1, false);
+    return sip_final(&s, &s.v2, 0xff);
+}
+
+static void sip24_128(const void *data, size_t len, uint64_t k0, uint64_t k1,
+                      struct risk_vid *out)
+{
+    struct sip s;
+
+    sip_absorb(&s, data, len, k0, k1, true);
+    out->w[0] = sip_final(&s, &s.v2, 0xee);
+    out->w[1] = sip_final(&s, &s.v1, 0xdd);
 }
 
 uint64_t risk_siphash24(const void *p, size_t len, const uint8_t key[16])
@@ -212,10 +245,23 @@ uint64_t risk_siphash24(const void *p, size_t len, const uint8_t key[16])
     return sip24(p, len, load_le64(key, 8), load_le64(key + 8, 8));
 }
 
+void risk_siphash24_128(const void *p, size_t len, const uint8_t key[16],
+                        struct risk_vid *out)
+{
+    sip24_128(p, len, load_le64(key, 8), load_le64(key + 8, 8), out);
+}
+
+/* the second key word is derived, so the secret is the 64-bit seed */
+#define SIP_SEED_K1(seed) ((seed) ^ 0x9e3779b97f4a7c15ULL)
+
 uint64_t risk_hash64(const void *p, size_t len, uint64_t seed)
 {
-    /* the second key word is derived, so the secret is the 64-bit seed */
-    return sip24(p, len, seed, seed ^ 0x9e3779b97f4a7c15ULL);
+    return sip24(p, len, seed, SIP_SEED_K1(seed));
+}
+
+void risk_vid_of(const void *p, size_t len, uint64_t seed, struct risk_vid *out)
+{
+    sip24_128(p, len, seed, SIP_SEED_K1(seed), out);
 }
 
 /* splitmix64's finaliser: spreads members the caller did not hash well */
@@ -508,20 +554,19 @@ static void chain_unlink(struct risk_vtable *t, uint32_t i, struct vent *e)
 }
 
 static void key_digest(const struct risk_vtable *t, const void *key,
-                       size_t keylen, uint64_t id[2])
+                       size_t keylen, struct risk_vid *id)
 {
-    id[0] = sip24(key, keylen, t->k[0], t->k[1]);
-    id[1] = sip24(key, keylen, t->k[2], t->k[3]);
+    sip24_128(key, keylen, t->k[0], t->k[1], id);
 }
 
-static uint32_t vt_find(const struct risk_vtable *t, const uint64_t id[2])
+static uint32_t vt_find(const struct risk_vtable *t, const struct risk_vid *id)
 {
-    uint32_t i = t->heads[id[0] & t->mask];
+    uint32_t i = t->heads[id->w[0] & t->mask];
 
     while (i) {
         const struct vent *e = ent(t, i);
 
-        if (e->id[0] == id[0] && e->id[1] == id[1]) {
+        if (e->id[0] == id->w[0] && e->id[1] == id->w[1]) {
             return i;
         }
         i = e->hnext;
@@ -583,7 +628,7 @@ static int vt_take(struct risk_vtable *t, uint32_t *out)
     return LR_OK;
 }
 
-static int vt_insert(struct risk_vtable *t, const uint64_t id[2],
+static int vt_insert(struct risk_vtable *t, const struct risk_vid *id,
                      int64_t now_ms, uint32_t *out)
 {
     uint32_t i = 0;
@@ -595,11 +640,11 @@ static int vt_insert(struct risk_vtable *t, const uint64_t id[2],
     struct vent *e = ent(t, i);
 
     memset(e, 0, t->esize);
-    e->id[0] = id[0];
-    e->id[1] = id[1];
+    e->id[0] = id->w[0];
+    e->id[1] = id->w[1];
     e->newest_ms = now_ms;
-    e->hnext = t->heads[id[0] & t->mask];
-    t->heads[id[0] & t->mask] = i;
+    e->hnext = t->heads[id->w[0] & t->mask];
+    t->heads[id->w[0] & t->mask] = i;
     *out = i;
     return LR_OK;
 }
@@ -776,14 +821,16 @@ static int64_t max_age(const struct risk_vtable *t, const struct vview *v,
 }
 
 static void exact_counts(const struct risk_vtable *t, struct vent *e,
-                         const struct vview *v, struct risk_vcounts *out)
+                         const struct vview *v, unsigned want,
+                         struct risk_vcounts *out)
 {
     int64_t head_unit = vdiv_floor(&t->unit, e->newest_ms);
     int64_t lim[CFG_WINDOWS_MAX];
     int nw = t->o.n_windows;
 
     for (int w = 0; w < nw; w++) {
-        lim[w] = max_age(t, v, w, head_unit);
+        /* a window not wanted counts nothing: no age is below -1 */
+        lim[w] = want & RISK_VC_DIST(w) ? max_age(t, v, w, head_unit) : -1;
     }
     for (unsigned i = 0; i < e->n_exact; i++) {
         int64_t age = mb_age(mb_get(t, e, i), head_unit);
@@ -942,39 +989,51 @@ static bool vt_count(const struct risk_vtable *t, struct vent *e,
     return in;
 }
 
-/* Sums the buckets of each window that count in @p v. */
-static void vt_counts(const struct risk_vtable *t, struct vent *e,
-                      const struct vview *v, int64_t ref_ms,
-                      struct risk_vcounts *out)
+/* The sum of one window's counts in @p base that count in @p v. */
+static uint32_t window_sum(const struct risk_vtable *t, const void *base,
+                           const struct vview *v, int w)
 {
     uint32_t nb = t->o.buckets;
-    void *att = ent_att(e), *fail = ent_fail(t, e);
+    uint32_t first = (uint32_t)w * nb;
+    int64_t live = v->head[w] - v->oldest[w] + 1;
+    uint32_t sum = 0;
 
+    if (live >= (int64_t)nb) {
+        return cnt_sum(t, base, first, nb);
+    }
+    for (uint32_t k = 0, s = slot_of(t, v->head[w]); k < live; k++) {
+        sum += cnt_get(t, base, first + s);
+        s = s == 0 ? nb - 1 : s - 1;
+    }
+    return sum;
+}
+
+/* Sums the buckets of each window that count in @p v, for the counts in
+ * @p want; the others are 0. */
+static void vt_counts(const struct risk_vtable *t, struct vent *e,
+                      const struct vview *v, int64_t ref_ms, unsigned want,
+                      struct risk_vcounts *out)
+{
     memset(out, 0, sizeof(*out));
     for (int w = 0; w < t->o.n_windows; w++) {
-        uint32_t base = (uint32_t)w * nb;
-        int64_t live = v->head[w] - v->oldest[w] + 1;
-
-        if (live >= (int64_t)nb) {
-            out->attempts[w] = cnt_sum(t, att, base, nb);
-            out->failures[w] = cnt_sum(t, fail, base, nb);
-            continue;
+        if (want & RISK_VC_ATT(w)) {
+            out->attempts[w] = window_sum(t, ent_att(e), v, w);
         }
-        for (uint32_t k = 0, s = slot_of(t, v->head[w]); k < live; k++) {
-            out->attempts[w] += cnt_get(t, att, base + s);
-            out->failures[w] += cnt_get(t, fail, base + s);
-            s = s == 0 ? nb - 1 : s - 1;
+        if (want & RISK_VC_FAIL(w)) {
+            out->failures[w] = window_sum(t, ent_fail(t, e), v, w);
         }
     }
     if (!t->o.track_distinct) {
         return;
     }
     if (e->n_exact != VSKETCH) {
-        exact_counts(t, e, v, out);
+        exact_counts(t, e, v, want, out);
         return;
     }
     for (int w = 0; w < t->o.n_windows; w++) {
-        out->distinct[w] = sketch_count(t, e, w, ref_ms);
+        if (want & RISK_VC_DIST(w)) {
+            out->distinct[w] = sketch_count(t, e, w, ref_ms);
+        }
     }
 }
 
@@ -985,14 +1044,11 @@ static bool key_ok(const void *key, size_t keylen)
     return (key || !keylen) && keylen <= RISK_VKEY_MAX;
 }
 
-static int vt_lookup(struct risk_vtable *t, const void *key, size_t keylen,
+static int vt_lookup(struct risk_vtable *t, const struct risk_vid *id,
                      int64_t now_ms, uint32_t *out)
 {
-    uint64_t id[2];
-    uint32_t i;
+    uint32_t i = vt_find(t, id);
 
-    key_digest(t, key, keylen, id);
-    i = vt_find(t, id);
     if (i) {
         ent(t, i)->mark = 1;
         *out = i;
@@ -1001,18 +1057,18 @@ static int vt_lookup(struct risk_vtable *t, const void *key, size_t keylen,
     return vt_insert(t, id, now_ms, out);
 }
 
-int risk_vtable_hit(struct risk_vtable *t, const void *key, size_t keylen,
-                    int64_t now_ms, bool failure, uint64_t member,
-                    struct risk_vcounts *out)
+int risk_vtable_hit_id(struct risk_vtable *t, const struct risk_vid *id,
+                       int64_t now_ms, bool failure, uint64_t member,
+                       unsigned want, struct risk_vcounts *out)
 {
     struct vview v;
     uint32_t i;
     int rc;
 
-    if (!t || !out || !key_ok(key, keylen)) {
+    if (!t || !id || !out) {
         return LR_INVALID;
     }
-    rc = vt_lookup(t, key, keylen, now_ms, &i);
+    rc = vt_lookup(t, id, now_ms, &i);
     if (rc) {
         return rc;
     }
@@ -1025,16 +1081,52 @@ int risk_vtable_hit(struct risk_vtable *t, const void *key, size_t keylen,
     if (vt_count(t, e, &v, now_ms, failure) && t->o.track_distinct) {
         member_add(t, e, now_ms, member);
     }
-    vt_counts(t, e, &v, e->newest_ms, out);
+    vt_counts(t, e, &v, e->newest_ms, want, out);
     return LR_OK;
+}
+
+int risk_vtable_hit(struct risk_vtable *t, const void *key, size_t keylen,
+                    int64_t now_ms, bool failure, uint64_t member,
+                    struct risk_vcounts *out)
+{
+    struct risk_vid id;
+
+    if (!t || !out || !key_ok(key, keylen)) {
+        return LR_INVALID;
+    }
+    key_digest(t, key, keylen, &id);
+    return risk_vtable_hit_id(t, &id, now_ms, failure, member, RISK_VC_ALL,
+                              out);
+}
+
+void risk_vtable_peek_id(struct risk_vtable *t, const struct risk_vid *id,
+                         int64_t now_ms, unsigned want,
+                         struct risk_vcounts *out)
+{
+    struct vview v;
+    uint32_t i;
+
+    if (!out) {
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    if (!t || !id) {
+        return;
+    }
+    i = vt_find(t, id);
+    if (i) {
+        struct vent *e = ent(t, i);
+        int64_t ref = now_ms > e->newest_ms ? now_ms : e->newest_ms;
+
+        view_at(t, e, ref, &v);
+        vt_counts(t, e, &v, ref, want, out);
+    }
 }
 
 void risk_vtable_peek(struct risk_vtable *t, const void *key, size_t keylen,
                       int64_t now_ms, struct risk_vcounts *out)
 {
-    uint64_t id[2];
-    struct vview v;
-    uint32_t i;
+    struct risk_vid id;
 
     if (!out) {
         return;
@@ -1043,32 +1135,35 @@ void risk_vtable_peek(struct risk_vtable *t, const void *key, size_t keylen,
     if (!t || !key_ok(key, keylen)) {
         return;
     }
-    key_digest(t, key, keylen, id);
+    key_digest(t, key, keylen, &id);
+    risk_vtable_peek_id(t, &id, now_ms, RISK_VC_ALL, out);
+}
+
+void risk_vtable_clear_failures_id(struct risk_vtable *t,
+                                   const struct risk_vid *id)
+{
+    uint32_t i;
+
+    if (!t || !id) {
+        return;
+    }
     i = vt_find(t, id);
     if (i) {
-        struct vent *e = ent(t, i);
-        int64_t ref = now_ms > e->newest_ms ? now_ms : e->newest_ms;
-
-        view_at(t, e, ref, &v);
-        vt_counts(t, e, &v, ref, out);
+        cnt_zero(t, ent_fail(t, ent(t, i)), 0,
+                 (uint32_t)t->o.n_windows * t->o.buckets);
     }
 }
 
 void risk_vtable_clear_failures(struct risk_vtable *t, const void *key,
                                 size_t keylen)
 {
-    uint64_t id[2];
-    uint32_t i;
+    struct risk_vid id;
 
     if (!t || !key_ok(key, keylen)) {
         return;
     }
-    key_digest(t, key, keylen, id);
-    i = vt_find(t, id);
-    if (i) {
-        cnt_zero(t, ent_fail(t, ent(t, i)), 0,
-                 (uint32_t)t->o.n_windows * t->o.buckets);
-    }
+    key_digest(t, key, keylen, &id);
+    risk_vtable_clear_failures_id(t, &id);
 }
 
 size_t risk_vtable_size(const struct risk_vtable *t)

@@ -38,6 +38,22 @@ struct risk_vtable_opts {
                                 estimate; see risk_velocity.c */
 };
 
+/**
+ * A key as the tables see it: a 128-bit keyed digest (risk_vid_of). Callers
+ * that look one key up in several tables, or already hold a secret-keyed
+ * hash of it, make the digest once and use the *_id calls.
+ */
+struct risk_vid {
+    uint64_t w[2];
+};
+
+/* Which counts a caller wants (risk_vtable_hit_id, risk_vtable_peek_id):
+ * the others read 0 and are not summed. */
+#define RISK_VC_ATT(w) (1u << (w))
+#define RISK_VC_FAIL(w) (1u << (8 + (w)))
+#define RISK_VC_DIST(w) (1u << (16 + (w)))
+#define RISK_VC_ALL 0x00ffffffu
+
 /** Counts of one key after an update, per window (index as in opts). */
 struct risk_vcounts {
     uint32_t attempts[CFG_WINDOWS_MAX];
@@ -65,6 +81,23 @@ void risk_vtable_free(struct risk_vtable *t);
 LR_WUR int risk_vtable_hit(struct risk_vtable *t, const void *key,
                            size_t keylen, int64_t now_ms, bool failure,
                            uint64_t member, struct risk_vcounts *out);
+
+/**
+ * risk_vtable_hit() for a key given by its digest @p id, filling only the
+ * counts in @p want (RISK_VC_*) and zeroing the rest.
+ */
+LR_WUR int risk_vtable_hit_id(struct risk_vtable *t, const struct risk_vid *id,
+                              int64_t now_ms, bool failure, uint64_t member,
+                              unsigned want, struct risk_vcounts *out);
+
+/** risk_vtable_peek() by digest, the counts in @p want only. */
+void risk_vtable_peek_id(struct risk_vtable *t, const struct risk_vid *id,
+                         int64_t now_ms, unsigned want,
+                         struct risk_vcounts *out);
+
+/** risk_vtable_clear_failures() by digest. */
+void risk_vtable_clear_failures_id(struct risk_vtable *t,
+                                   const struct risk_vid *id);
 
 /** The counts of @p key at @p now_ms without recording anything (zeros if
  * the key is unknown). */
@@ -94,5 +127,15 @@ uint64_t risk_hash64(const void *p, size_t len, uint64_t seed);
 /** SipHash-2-4 of @p len bytes under the 128-bit @p key (little-endian
  * words, as in the paper's test vectors). */
 uint64_t risk_siphash24(const void *p, size_t len, const uint8_t key[16]);
+
+/** SipHash-2-4 with its 128-bit output (the reference's vectors_sip128):
+ * the first eight bytes of the tag in out->w[0], little-endian. */
+void risk_siphash24_128(const void *p, size_t len, const uint8_t key[16],
+                        struct risk_vid *out);
+
+/** The digest of @p len key bytes under the 64-bit secret @p seed (and a
+ * word derived from it): one SipHash-2-4-128 pass. */
+void risk_vid_of(const void *p, size_t len, uint64_t seed,
+                 struct risk_vid *out);
 
 #endif

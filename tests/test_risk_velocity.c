@@ -658,6 +658,101 @@ static void test_risk_hash64_stable(void **state)
     assert_true(risk_hash64(msg, 15, 0x0706050403020100ULL) == HASH64_PINNED);
 }
 
+static void assert_tag(const struct risk_vid *v, const uint8_t want[16])
+{
+    uint8_t got[16];
+
+    for (int i = 0; i < 8; i++) {
+        got[i] = (uint8_t)(v->w[0] >> (8 * i));
+        got[8 + i] = (uint8_t)(v->w[1] >> (8 * i));
+    }
+    assert_memory_equal(got, want, 16);
+}
+
+static void test_risk_siphash24_128_vectors(void **state)
+{
+    /* the reference implementation's vectors_sip128 (key 00..0f, message
+     * 00..len-1), for lengths 0, 1, 7, 8, 15 and 16 */
+    static const struct {
+        size_t len;
+        uint8_t tag[16];
+    } v[] = {
+        {0,
+         {0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72,
+          0x14, 0xc7, 0x55, 0x02, 0x93}},
+        {1,
+         {0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44, 0x34, 0x76, 0x59,
+          0x11, 0x9b, 0x22, 0xfc, 0x45}},
+        {7,
+         {0xa1, 0xf1, 0xeb, 0xbe, 0xd8, 0xdb, 0xc1, 0x53, 0xc0, 0xb8, 0x4a,
+          0xa6, 0x1f, 0xf0, 0x82, 0x39}},
+        {8,
+         {0x3b, 0x62, 0xa9, 0xba, 0x62, 0x58, 0xf5, 0x61, 0x0f, 0x83, 0xe2,
+          0x64, 0xf3, 0x14, 0x97, 0xb4}},
+        {15,
+         {0x54, 0x93, 0xe9, 0x99, 0x33, 0xb0, 0xa8, 0x11, 0x7e, 0x08, 0xec,
+          0x0f, 0x97, 0xcf, 0xc3, 0xd9}},
+        {16,
+         {0x6e, 0xe2, 0xa4, 0xca, 0x67, 0xb0, 0x54, 0xbb, 0xfd, 0x33, 0x15,
+          0xbf, 0x85, 0x23, 0x05, 0x77}},
+    };
+    uint8_t key[16], msg[64];
+    struct risk_vid a, b;
+
+    (void)state;
+    for (int i = 0; i < 16; i++) {
+        key[i] = (uint8_t)i;
+    }
+    for (int i = 0; i < 64; i++) {
+        msg[i] = (uint8_t)i;
+    }
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        risk_siphash24_128(msg, v[i].len, key, &a);
+        assert_tag(&a, v[i].tag);
+    }
+    risk_vid_of("alice", 5, 1, &a);
+    risk_vid_of("alice", 5, 1, &b);
+    assert_memory_equal(&a, &b, sizeof(a));
+    risk_vid_of("alice", 5, 2, &b);
+    assert_memory_not_equal(&a, &b, sizeof(a));
+}
+
+/* By digest: only the wanted counts are summed, and they are the ones a
+ * full read gives; two digests never share counts. */
+static void test_risk_vtable_hit_id_wanted_counts_only(void **state)
+{
+    struct risk_vtable *t = new_table(16, true);
+    struct risk_vid a = {{1, 2}}, b = {{1, 3}};
+    struct risk_vcounts c, all;
+
+    (void)state;
+    for (uint64_t i = 0; i < 5; i++) {
+        assert_int_equal(risk_vtable_hit_id(t, &a, T + (int64_t)i * MIN,
+                                            i % 2 == 0, member(i), 0, &c),
+                         LR_OK);
+    }
+    assert_int_equal(
+        risk_vtable_hit_id(t, &a, T + 5 * MIN, true, member(0),
+                           RISK_VC_ATT(0) | RISK_VC_FAIL(1) | RISK_VC_DIST(2),
+                           &c),
+        LR_OK);
+    risk_vtable_peek_id(t, &a, T + 5 * MIN, RISK_VC_ALL, &all);
+    assert_int_equal(all.attempts[1], 6);
+    assert_int_equal(all.failures[1], 4);
+    assert_int_equal(all.distinct[2], 5);
+    assert_int_equal(c.attempts[0], all.attempts[0]);
+    assert_int_equal(c.failures[1], all.failures[1]);
+    assert_int_equal(c.distinct[2], all.distinct[2]);
+    assert_int_equal(c.attempts[1] + c.attempts[2] + c.failures[0], 0);
+    assert_int_equal(c.failures[2] + c.distinct[0] + c.distinct[1], 0);
+    risk_vtable_peek_id(t, &b, T + 5 * MIN, RISK_VC_ALL, &c);
+    assert_int_equal(c.attempts[2], 0);
+    risk_vtable_clear_failures_id(t, &a);
+    risk_vtable_peek_id(t, &a, T + 5 * MIN, RISK_VC_FAIL(2), &c);
+    assert_int_equal(c.failures[2], 0);
+    risk_vtable_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -682,6 +777,8 @@ int main(void)
         cmocka_unit_test(test_risk_vtable_new_out_of_memory),
         cmocka_unit_test(test_risk_vtable_hit_out_of_memory),
         cmocka_unit_test(test_risk_hash64_stable),
+        cmocka_unit_test(test_risk_siphash24_128_vectors),
+        cmocka_unit_test(test_risk_vtable_hit_id_wanted_counts_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
