@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define STORE_DB_NAME "loginrisk.db"
 #define STORE_READERS 3
@@ -49,7 +50,8 @@
 #define STORE_PURGE_NS (60000LL * 1000000)
 #define STORE_FAIL_LOG_NS (10000LL * 1000000)
 #define STORE_DAY_MS 86400000LL
-#define STORE_CLOCK_AHEAD_MS STORE_DAY_MS /* store time ignores beyond */
+#define STORE_CLOCK_AHEAD_MS STORE_DAY_MS  /* store time ignores beyond */
+#define STORE_PROBE_MIN_FREE (1024 * 1024) /* bytes left: else "full" */
 
 struct store_reader {
     pthread_mutex_t mu;
@@ -318,12 +320,33 @@ bool store_writable(const struct store *st)
     return !st->read_only && !atomic_load(&st->write_failed);
 }
 
+/*
+ * The file system's own view first: mounted read-only since the open (the
+ * descriptors SQLite holds may still write until a new file is needed), or
+ * less than STORE_PROBE_MIN_FREE left for the WAL to grow into.
+ */
+static int store_probe_fs(const struct store *st)
+{
+    struct statvfs vfs;
+
+    if (statvfs(st->path, &vfs) != 0)
+        return LR_STORE;
+    if (vfs.f_flag & ST_RDONLY)
+        return LR_STORE;
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize < STORE_PROBE_MIN_FREE)
+        return LR_FULL;
+    return LR_OK;
+}
+
 int store_probe(struct store *st)
 {
     int rc = LR_STORE;
 
     if (st->read_only)
         return LR_STORE;
+    rc = store_probe_fs(st);
+    if (rc)
+        return store_note_write(st, LR_STORE);
     pthread_mutex_lock(&st->main_mu);
     pthread_mutex_lock(&st->write_mu);
     rc = store_db_probe(st->main);

@@ -93,8 +93,9 @@ bool store_read_only(const struct store *st);
 bool store_writable(const struct store *st);
 
 /**
- * Tries the smallest real write now (the schema version written back
- * unchanged, one page through the WAL) and records the result for
+ * Checks the file system (mounted read-only, or less than 1 MiB free)
+ * and tries the smallest real write (the schema version written back
+ * unchanged, one page through the WAL), and records the result for
  * store_writable(): a disk that filled up is seen before a lock fails on
  * it, and a disk that recovered is seen without waiting for traffic. Waits
  * behind a write in progress, so call it from a housekeeping thread, never
