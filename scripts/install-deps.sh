@@ -14,3 +14,5 @@ apt-get install -y -qq --no-install-recommends \
     python3 python3-grpcio python3-protobuf \
     clang clang-format libclang-rt-14-dev \
     >/dev/null
+# Node and npm for the grpc-js interop test, unless a node that brings its own npm is there
+command -v npm >/dev/null 2>&1 || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
