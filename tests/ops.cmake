@@ -27,3 +27,11 @@ lr_add_test(test_agent_declog_replay SOURCES test_agent_declog_replay.c
 if(TARGET geo_fixtures)
   add_dependencies(test_agent_declog_replay geo_fixtures)
 endif()
+# Geo databases replaced under a running state (agent_state_reload_geo, the
+# housekeeping thread) and the health decision; a thread, so TSan runs it.
+lr_add_test(test_agent_watch SOURCES test_agent_watch.c
+  LIBS agent_ops agent_core TIMEOUT 60)
+set_property(TEST test_agent_watch APPEND PROPERTY LABELS threads)
+if(TARGET geo_fixtures)
+  add_dependencies(test_agent_watch geo_fixtures)
+endif()

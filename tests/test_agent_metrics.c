@@ -311,6 +311,8 @@ static void pull_fixed(void *arg, struct agent_metrics_pull *out)
     out->declog.errors = 4;
     out->declog.dropped = 1;
     out->geo_build_epoch_s = 1700000000;
+    out->geo_max_age_days = 30;
+    out->store_writable = true;
     lr_strlcpy(out->policy_version, "pol-\"7\"", sizeof(out->policy_version));
 }
 
@@ -437,6 +439,11 @@ static void test_agent_metrics_render_exact_values(void **state)
     assert_true(V("loginrisk_store_dropped_writes_total") == 2);
     assert_true(V("loginrisk_geo_database_build_timestamp_seconds") ==
                 1700000000);
+    /* built in November 2023: more than 30 days ago by now */
+    assert_true(V("loginrisk_geo_database_age_seconds") >
+                (double)(lr_now_ms() / 1000 - 1700000000 - 60));
+    assert_true(V("loginrisk_geo_database_stale") == 1);
+    assert_true(V("loginrisk_store_writable") == 1);
     assert_true(V("loginrisk_decision_log_errors_total") == 4);
     assert_true(V("loginrisk_decision_log_dropped_total") == 1);
     assert_true(V("loginrisk_decision_log_lines_total") == 40);
@@ -462,6 +469,9 @@ static void test_agent_metrics_render_without_pull(void **state)
                               "\"\"}"));
     /* pulled families are left out when their source is absent */
     assert_false(has_sample(p, "loginrisk_store_queue_depth"));
+    assert_false(has_sample(p, "loginrisk_store_writable"));
+    assert_true(value_of(p, "loginrisk_geo_database_age_seconds") == 0);
+    assert_true(value_of(p, "loginrisk_geo_database_stale") == 0);
     assert_false(has_sample(p, "loginrisk_decision_log_errors_total"));
     assert_false(has_sample(p, "loginrisk_table_entries"));
     free(p);
@@ -506,6 +516,9 @@ static void test_agent_metrics_method_names(void **state)
     assert_int_equal(
         agent_metrics_method("/loginrisk.v1.AdminService/ReloadConfig"),
         AGENT_RPC_RELOAD_CONFIG);
+    assert_int_equal(
+        agent_metrics_method("/loginrisk.v1.AdminService/ListAudit"),
+        AGENT_RPC_LIST_AUDIT);
     assert_int_equal(agent_metrics_method("/grpc.health.v1.Health/Watch"),
                      AGENT_RPC_OTHER);
     assert_int_equal(agent_metrics_method(NULL), AGENT_RPC_OTHER);
