@@ -609,6 +609,50 @@ class DecisionLogTest(OpsCase):
 
 
 # --------------------------------------------------------------------------
+# the analysts' Python example (examples/analyst.py)
+
+
+class ExampleTest(OpsCase):
+
+    def example(self, *args, env=None):
+        path = os.path.join(harness.env_path("LR_SOURCE_DIR"), "examples",
+                            "analyst.py")
+        return harness.run(["/usr/bin/python3", path] + list(args), secs=120,
+                           env=env)
+
+    def test_account_and_replay(self):
+        tokens = admin.Tokens()
+        agent = self.new_agent("example")
+        log = os.path.join(agent.dir, "decisions.jsonl")
+        self.start(agent, admin.admin_config(agent, tokens) +
+                   "logging:\n  decision_log: %s\n" % harness.yaml_str(log))
+        for i in range(3):
+            self.evaluate(agent, "ex-alice", LONDON % 1, device_id="d1",
+                          credential=stubs().risk_pb2.CREDENTIAL_VALID)
+        self.evaluate(agent, "ex-bob", TOR % 1)
+        admin.AdminStub(agent, tokens.responder).lock(["ex-alice"])
+        proc = self.example("account", "ex-alice", "--target", agent.tcp,
+                            env={"RISKCTL_TOKEN": tokens.analyst})
+        out = proc.stdout.decode()
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertIn("LOCKED by %s" % admin.RESPONDER, out)
+        self.assertIn("d1", out)
+        self.assertEqual(out.count("192.0.2.1 "), 3, out)
+        wait_for(lambda: len(read_lines(log)) == 4, "4 log lines")
+        draft = os.path.join(agent.dir, "draft.yaml")
+        with open(draft, "w") as f:
+            f.write(config_yaml(agent, thresholds={"challenge_2fa": 38}))
+        proc = self.example("replay", "--config", draft, "--riskctl",
+                            harness.env_path("LR_RISKCTL"), log)
+        out = proc.stdout.decode()
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode())
+        self.assertIn("4 events, 1 changed, 0 malformed", out)
+        self.assertRegex(out, r"CAPTCHA -> 2FA +1\n")  # Tor, at 40 points or more
+        self.assertRegex(out, r"reason TOR_EXIT +in 1 changed")
+        agent.stop()
+
+
+# --------------------------------------------------------------------------
 # done-means 3: geo databases replaced under the running agent
 
 
