@@ -404,12 +404,42 @@ static const char *device_of(const struct risk_attempt *a)
     return a->device_id ? a->device_id : "";
 }
 
+/* The attempt's geo answer, its place, and what kind of source it is. */
+static int ctx_geo(struct risk_ctx *c)
+{
+    const struct risk_policy *p = c->p;
+    const struct geo_info *g = &c->out->geo;
+    uint8_t asn_key[5] = {'A'};
+    int rc = LR_OK;
+
+    if (p->geo)
+        rc = geo_lookup(p->geo, &c->a->ip, &c->out->geo);
+    else
+        memset(&c->out->geo, 0, sizeof(c->out->geo));
+    if (rc)
+        return rc;
+    risk_place_from_geo(g, &c->place);
+    if (c->place.asn) {
+        memcpy(asn_key + 1, &c->place.asn, 4);
+        risk_vid_of(asn_key, sizeof(asn_key), c->e->seed, &c->asn_id);
+        risk_vtable_prefetch_head(c->e->vt[RISK_VT_ASN].t, &c->asn_id);
+    }
+    /* R-GEO-4/5/6: each kind of anonymity scores once, by its most
+     * specific signal; is_anonymous is MaxMind's umbrella flag, also set
+     * for hosting and Tor. */
+    c->hosting = g->is_hosting || risk_policy_hosting_asn(p, g->asn);
+    c->anonymous = g->is_vpn || g->is_proxy ||
+                   risk_policy_anonymous_asn(p, g->asn) ||
+                   (g->is_anonymous && !c->hosting && !g->is_tor);
+    c->masked = c->anonymous || c->hosting || g->is_tor || g->is_anonymous;
+    return LR_OK;
+}
+
 static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
                     const struct risk_policy *p, const struct risk_attempt *a,
                     struct risk_decision *out)
 {
-    const struct geo_info *g = &out->geo;
-    int rc = LR_OK;
+    int rc;
 
     memset(c, 0, sizeof(*c));
     c->e = e;
@@ -423,24 +453,14 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
     out->action = LR_ACTION_UNSPECIFIED;
     out->score = 0;
     out->n_reasons = 0;
-    if (p->geo)
-        rc = geo_lookup(p->geo, &a->ip, &out->geo);
-    else
-        memset(&out->geo, 0, sizeof(out->geo));
-    if (rc)
-        return rc;
-    risk_place_from_geo(g, &c->place);
-    /* R-GEO-4/5/6: each kind of anonymity scores once, by its most
-     * specific signal; is_anonymous is MaxMind's umbrella flag, also set
-     * for hosting and Tor. */
-    c->hosting = g->is_hosting || risk_policy_hosting_asn(p, g->asn);
-    c->anonymous = g->is_vpn || g->is_proxy ||
-                   risk_policy_anonymous_asn(p, g->asn) ||
-                   (g->is_anonymous && !c->hosting && !g->is_tor);
-    c->masked = c->anonymous || c->hosting || g->is_tor || g->is_anonymous;
     c->failure = a->credential == LR_CRED_INVALID ||
                  a->credential == LR_CRED_UNKNOWN_ACCOUNT;
+    /* keys first: their table heads load while geo and the profile run */
     risk_keys_make(e->seed, &a->ip, a->account_id, device_of(a), &c->k);
+    risk_count_prefetch(c);
+    rc = ctx_geo(c);
+    if (rc)
+        return rc;
     /* An unknown account has no profile: skip the cache, so a flood of
      * made-up names neither reads the disk nor evicts real profiles. */
     if (a->credential == LR_CRED_UNKNOWN_ACCOUNT)

@@ -364,6 +364,7 @@ struct risk_ctx {
     const struct risk_attempt *a;
     struct risk_decision *out;
     struct risk_keys k;
+    struct risk_vid asn_id; /* valid when place.asn != 0 */
     struct risk_place place;
     struct risk_pview pv;
     bool failure;   /* INVALID or UNKNOWN_ACCOUNT */
@@ -410,6 +411,8 @@ struct risk_reason *risk_fire_begin(struct risk_ctx *c, enum lr_signal s,
 void risk_fire_rule(struct risk_ctx *c, const struct risk_rule *r,
                     enum risk_class cls, int points, enum lr_action min_action);
 
+/** Starts the hash-head loads of the attempt's velocity keys (no locks). */
+void risk_count_prefetch(struct risk_ctx *c);
 LR_WUR int risk_count(struct risk_ctx *c);
 LR_WUR int risk_sig_spray_step(struct risk_ctx *c);
 LR_WUR int risk_sig_state(struct risk_ctx *c);

@@ -212,10 +212,59 @@ static int count_global(struct risk_ctx *c)
     return rc;
 }
 
+/* The velocity keys of the attempt, in table order. */
+static size_t count_keys(const struct risk_ctx *c, enum risk_vt vt[6],
+                         const struct risk_vid *id[6])
+{
+    const struct risk_keys *k = &c->k;
+    size_t n = 0;
+
+    vt[n] = RISK_VT_IP;
+    id[n++] = &k->ip;
+    vt[n] = RISK_VT_NET;
+    id[n++] = &k->net;
+    if (k->has_net48) {
+        vt[n] = RISK_VT_NET;
+        id[n++] = &k->net48;
+    }
+    if (c->place.asn) {
+        vt[n] = RISK_VT_ASN;
+        id[n++] = &c->asn_id;
+    }
+    vt[n] = RISK_VT_ACCOUNT;
+    id[n++] = &k->acct;
+    if (k->has_dev) {
+        vt[n] = RISK_VT_DEVICE;
+        id[n++] = &k->dev;
+    }
+    return n;
+}
+
+void risk_count_prefetch(struct risk_ctx *c)
+{
+    enum risk_vt vt[6];
+    const struct risk_vid *id[6];
+    size_t n = count_keys(c, vt, id);
+
+    for (size_t i = 0; i < n; i++)
+        risk_vtable_prefetch_head(c->e->vt[vt[i]].t, id[i]);
+}
+
+static void count_prefetch_entries(struct risk_ctx *c)
+{
+    enum risk_vt vt[6];
+    const struct risk_vid *id[6];
+    size_t n = count_keys(c, vt, id);
+
+    for (size_t i = 0; i < n; i++)
+        risk_vtable_prefetch_entry(c->e->vt[vt[i]].t, id[i]);
+}
+
 /*
  * Counts the attempt in every velocity table. Each table is asked only for
  * the counts its signals read (R-VEL-*, R-DEVICE-2): summing a window's
- * buckets is most of the cost of a hit.
+ * buckets is most of the cost of a hit. The entries were asked into the
+ * cache first, all at once (risk_vtable_prefetch_entry).
  */
 int risk_count(struct risk_ctx *c)
 {
@@ -225,10 +274,9 @@ int risk_count(struct risk_ctx *c)
     bool f = c->failure;
     int ws = risk_win_short(e), wm = risk_win_mid(e), wl = risk_win_long(e);
     unsigned net_want = RISK_VC_DIST(wm) | RISK_VC_FAIL(wm);
-    uint8_t asn_key[5] = {'A'};
-    struct risk_vid asn_id;
     int rc;
 
+    count_prefetch_entries(c);
     rc = risk_vt_hit(e, RISK_VT_IP, &k->ip, now, f, k->acct_h,
                      RISK_VC_ATT(ws) | RISK_VC_FAIL(wm) | RISK_VC_DIST(wm),
                      &c->ip);
@@ -238,12 +286,9 @@ int risk_count(struct risk_ctx *c)
     if (rc == LR_OK && k->has_net48)
         rc = risk_vt_hit(e, RISK_VT_NET, &k->net48, now, f, k->acct_h, net_want,
                          &c->net48);
-    if (rc == LR_OK && c->place.asn) {
-        memcpy(asn_key + 1, &c->place.asn, 4);
-        risk_vid_of(asn_key, sizeof(asn_key), e->seed, &asn_id);
-        rc = risk_vt_hit(e, RISK_VT_ASN, &asn_id, now, f, k->acct_h,
+    if (rc == LR_OK && c->place.asn)
+        rc = risk_vt_hit(e, RISK_VT_ASN, &c->asn_id, now, f, k->acct_h,
                          RISK_VC_FAIL(wm), &c->asn);
-    }
     if (rc == LR_OK)
         rc = risk_vt_hit(e, RISK_VT_ACCOUNT, &k->acct, now, f, k->ip_h,
                          RISK_VC_FAIL(wm) | RISK_VC_DIST(wl), &c->acct);

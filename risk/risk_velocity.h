@@ -108,6 +108,16 @@ void risk_vtable_peek(struct risk_vtable *t, const void *key, size_t keylen,
 void risk_vtable_clear_failures(struct risk_vtable *t, const void *key,
                                 size_t keylen);
 
+/**
+ * Starts loading the hash-chain head of @p id into the cache, and (second
+ * call, later) the entry it names. Hints only: they change nothing, need no
+ * lock, and may be called while other threads use the table.
+ */
+void risk_vtable_prefetch_head(const struct risk_vtable *t,
+                               const struct risk_vid *id);
+void risk_vtable_prefetch_entry(const struct risk_vtable *t,
+                                const struct risk_vid *id);
+
 /** Entries now, and entries evicted since creation. */
 size_t risk_vtable_size(const struct risk_vtable *t);
 uint64_t risk_vtable_evictions(const struct risk_vtable *t);
