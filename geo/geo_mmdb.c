@@ -2,7 +2,7 @@
  * geo_mmdb.c - the libmaxminddb adapter: opens the City/Country, ASN and
  * Anonymous-IP databases and answers lookups in the project's own terms.
  *
- * This is the only file that calls libmaxminddb. It is shaped by three facts:
+ * This is the only file that calls libmaxminddb. It is shaped by four facts:
  *
  * - Debian 12 ships libmaxminddb 1.7.1, which misses several later fixes for
  *   corrupt files. So a database is checked when it is opened: its metadata
@@ -18,30 +18,28 @@
  *   value's type is checked before its union member is read. A missing key
  *   is "unknown" or false; a key of the wrong type is ignored and logged
  *   once per database.
+ * - A lookup sits on every evaluation, and most addresses belong to networks
+ *   seen before. So two bounded caches sit in front (geo_cache.c): decoded
+ *   records by offset, per database, and whole answers by network, per
+ *   database set, the network being the longest of those the databases
+ *   answered for (their netmasks). Both are exact; an answer that failed
+ *   (LR_CORRUPT) is never cached, so it fails every time.
  * - Errors are translated here: open failures become LR_IO (cannot read the
  *   file) or LR_CORRUPT (not a usable database) with a message that names the
  *   file and carries libmaxminddb's own text; lookup failures become
  *   LR_CORRUPT.
  *
- * - Decoding a record costs far more than finding it (a dozen key searches
- *   against one tree walk), and a database holds far fewer distinct records
- *   than addresses (every address of a network shares one). So each
- *   database keeps a small direct-mapped cache from a record's offset to
- *   what was decoded from it: exact, bounded (GEO_CACHE_* entries, fixed at
- *   open), and a miss costs one decode, as before. A record that fails to
- *   decode is never cached, so it fails (LR_CORRUPT) every time.
- *
  * A struct geo_db is immutable once opened, apart from the atomic "already
- * logged" flag and the record caches, whose entries are guarded by striped
- * mutexes held only to compare and copy one entry.
+ * logged" flags and the caches, whose entries are guarded by striped mutexes
+ * held only to compare and copy one entry.
  */
 #include "geo/geo.h"
+#include "geo/geo_cache.h"
 
 #include <maxminddb.h>
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -77,25 +75,12 @@ static const struct geo_slot_def geo_slot_defs[GEO_SLOT_COUNT] = {
     {"anonymous", {"Anonymous", NULL, NULL, NULL}},
 };
 
-/* Record-cache entries per database slot (powers of two) and mutexes. */
+/* Cache entries (powers of two): records per database slot, and answers
+ * per database set (geo_cache.c). */
 #define GEO_CACHE_CITY 1024
 #define GEO_CACHE_ASN 512
 #define GEO_CACHE_ANON 128
-#define GEO_CACHE_STRIPES 16
-
-/* What one record gave: only the fields of its slot are set. */
-struct geo_centry {
-    uint32_t offset; /* of the record in the data section */
-    bool used;
-    bool asn_read; /* city slot: its own ASN fields are in part too */
-    struct geo_info part;
-};
-
-struct geo_cache {
-    pthread_mutex_t mu[GEO_CACHE_STRIPES];
-    struct geo_centry *e;
-    uint32_t mask;
-};
+#define GEO_CACHE_NETS 2048
 
 /* One open database. Allocated separately so the logged flag and the cache
  * can change while the geo_db that holds it is shared read-only. */
@@ -105,7 +90,7 @@ struct geo_slot {
     enum geo_slot_kind kind;
     bool opened; /* MMDB_open succeeded, so MMDB_close is owed */
     atomic_bool logged;
-    struct geo_cache cache;
+    struct geo_rcache *cache;
 };
 
 static const uint32_t geo_cache_size[GEO_SLOT_COUNT] = {
@@ -116,6 +101,7 @@ static const uint32_t geo_cache_size[GEO_SLOT_COUNT] = {
 
 struct geo_db {
     struct geo_slot *slot[GEO_SLOT_COUNT];
+    struct geo_ncache *nets; /* a pointer: it changes while db is shared */
 };
 
 /* The value kinds the adapter reads; wider than one MMDB type each. */
@@ -239,76 +225,13 @@ static int geo_check_metadata(const struct geo_slot *s, char *err,
     return LR_OK;
 }
 
-/* ---- record cache ------------------------------------------------------ */
-
-static int geo_cache_init(struct geo_cache *c, uint32_t n)
-{
-    c->e = calloc(n, sizeof(*c->e));
-    if (c->e == NULL)
-        return LR_NOMEM;
-    c->mask = n - 1;
-    for (int i = 0; i < GEO_CACHE_STRIPES; i++)
-        pthread_mutex_init(&c->mu[i], NULL);
-    return LR_OK;
-}
-
-static void geo_cache_free(struct geo_cache *c)
-{
-    if (c->e == NULL)
-        return;
-    for (int i = 0; i < GEO_CACHE_STRIPES; i++)
-        pthread_mutex_destroy(&c->mu[i]);
-    free(c->e);
-    c->e = NULL;
-}
-
-/* Fibonacci hashing: records sit at scattered offsets, often aligned. */
-static uint32_t geo_cache_index(const struct geo_cache *c, uint32_t offset)
-{
-    return (uint32_t)(((uint64_t)offset * 0x9e3779b97f4a7c15ULL) >> 40) &
-           c->mask;
-}
-
-/* Copies the entry of @p offset into @p part; false on a miss (or when the
- * city slot's ASN is wanted and was not read). */
-static bool geo_cache_get(struct geo_cache *c, uint32_t offset, bool want_asn,
-                          struct geo_info *part)
-{
-    uint32_t i = geo_cache_index(c, offset);
-    pthread_mutex_t *mu = &c->mu[i % GEO_CACHE_STRIPES];
-    const struct geo_centry *ent = &c->e[i];
-    bool hit;
-
-    pthread_mutex_lock(mu);
-    hit = ent->used && ent->offset == offset && (!want_asn || ent->asn_read);
-    if (hit)
-        *part = ent->part;
-    pthread_mutex_unlock(mu);
-    return hit;
-}
-
-static void geo_cache_put(struct geo_cache *c, uint32_t offset, bool asn_read,
-                          const struct geo_info *part)
-{
-    uint32_t i = geo_cache_index(c, offset);
-    pthread_mutex_t *mu = &c->mu[i % GEO_CACHE_STRIPES];
-    struct geo_centry *ent = &c->e[i];
-
-    pthread_mutex_lock(mu);
-    ent->offset = offset;
-    ent->used = true;
-    ent->asn_read = asn_read;
-    ent->part = *part;
-    pthread_mutex_unlock(mu);
-}
-
 static void geo_slot_free(struct geo_slot *s)
 {
     if (s == NULL)
         return;
     if (s->opened)
         MMDB_close(&s->mmdb);
-    geo_cache_free(&s->cache);
+    geo_rcache_free(s->cache);
     free(s->path);
     free(s);
 }
@@ -358,7 +281,7 @@ static int geo_slot_open(enum geo_slot_kind kind, const char *path,
     if (s != NULL)
         s->path = strdup(path);
     if (s == NULL || s->path == NULL ||
-        geo_cache_init(&s->cache, geo_cache_size[kind])) {
+        geo_rcache_new(geo_cache_size[kind], &s->cache)) {
         geo_err(err, errcap, "geo: %s database %s: out of memory",
                 geo_slot_defs[kind].name, path);
         rc = LR_NOMEM;
@@ -392,7 +315,7 @@ int geo_db_open(const struct geo_paths *paths, struct geo_db **out, char *err,
         p[GEO_SLOT_ANON] = paths->anonymous;
     }
     db = calloc(1, sizeof(*db));
-    if (db == NULL) {
+    if (db == NULL || geo_ncache_new(GEO_CACHE_NETS, &db->nets)) {
         geo_err(err, errcap, "geo: out of memory");
         rc = LR_NOMEM;
         goto out;
@@ -416,6 +339,7 @@ void geo_db_free(struct geo_db *db)
 {
     if (db == NULL)
         return;
+    geo_ncache_free(db->nets);
     for (int k = 0; k < GEO_SLOT_COUNT; k++)
         geo_slot_free(db->slot[k]);
     free(db);
@@ -767,21 +691,28 @@ union geo_sockaddr {
  * IPv4 goes in as AF_INET even for an IPv6 tree: libmaxminddb then starts
  * at the tree's IPv4 subtree (::/96), where MaxMind and our fixtures store
  * IPv4 data. An IPv6 address against an IPv4-only tree is "not found".
+ * *@p bits is the length of the network the answer (found or not) holds
+ * for, counted in the address's own family: libmaxminddb counts an IPv4
+ * address in an IPv6 tree from the tree's root, 96 bits above it.
  */
 static int geo_find(struct geo_slot *s, const union geo_sockaddr *sa,
-                    MMDB_entry_s *entry, bool *found)
+                    MMDB_entry_s *entry, bool *found, unsigned *bits)
 {
     MMDB_lookup_result_s res;
     int status = MMDB_SUCCESS;
 
     res = MMDB_lookup_sockaddr(&s->mmdb, &sa->sa, &status);
     *found = false;
+    *bits = 0;
     if (status == MMDB_IPV6_LOOKUP_IN_IPV4_DATABASE_ERROR)
         return LR_OK;
     if (status != MMDB_SUCCESS) {
         geo_log_once(s, "lookup", MMDB_strerror(status));
         return LR_CORRUPT;
     }
+    *bits = res.netmask;
+    if (sa->sa.sa_family == AF_INET && s->mmdb.metadata.ip_version == 6)
+        *bits = res.netmask > 96 ? res.netmask - 96u : 0;
     if (!res.found_entry)
         return LR_OK;
     *entry = res.entry;
@@ -808,12 +739,13 @@ static int geo_sockaddr_of(const struct geo_ip *ip, union geo_sockaddr *sa)
 /* The entry for the address in one slot; *found false when the slot is
  * not open or does not know the address. */
 static int geo_find_in(struct geo_slot *s, const union geo_sockaddr *sa,
-                       MMDB_entry_s *entry, bool *found)
+                       MMDB_entry_s *entry, bool *found, unsigned *bits)
 {
     *found = false;
+    *bits = 0;
     if (s == NULL)
         return LR_OK;
-    return geo_find(s, sa, entry, found);
+    return geo_find(s, sa, entry, found, bits);
 }
 
 /*
@@ -827,7 +759,7 @@ static int geo_read_slot(struct geo_slot *s, MMDB_entry_s *e, bool want_asn,
 {
     int rc;
 
-    if (geo_cache_get(&s->cache, e->offset, want_asn, part))
+    if (geo_rcache_get(s->cache, e->offset, want_asn, part))
         return LR_OK;
     memset(part, 0, sizeof(*part));
     switch (s->kind) {
@@ -844,7 +776,7 @@ static int geo_read_slot(struct geo_slot *s, MMDB_entry_s *e, bool want_asn,
         break;
     }
     if (rc == LR_OK)
-        geo_cache_put(&s->cache, e->offset, want_asn, part);
+        geo_rcache_put(s->cache, e->offset, want_asn, part);
     return rc;
 }
 
@@ -910,26 +842,52 @@ static int geo_read_found(struct geo_slot *const slot[GEO_SLOT_COUNT],
     return rc;
 }
 
+/*
+ * The full lookup: every database's tree, then the records found (from the
+ * record caches when they hold them). *@p bits is the network the answer
+ * holds for: the longest of the databases' networks, inside all of them.
+ */
+static int geo_lookup_trees(struct geo_slot *const slot[GEO_SLOT_COUNT],
+                            const struct geo_ip *ip, struct geo_info *info,
+                            unsigned *bits)
+{
+    MMDB_entry_s ent[GEO_SLOT_COUNT];
+    bool found[GEO_SLOT_COUNT];
+    union geo_sockaddr sa;
+    unsigned b;
+    int rc;
+
+    memset(info, 0, sizeof(*info));
+    *bits = 0;
+    rc = geo_sockaddr_of(ip, &sa);
+    for (int k = 0; k < GEO_SLOT_COUNT && rc == LR_OK; k++) {
+        rc = geo_find_in(slot[k], &sa, &ent[k], &found[k], &b);
+        *bits = b > *bits ? b : *bits;
+    }
+    if (rc == LR_OK)
+        rc = geo_read_found(slot, ent, found, info);
+    return rc;
+}
+
 int geo_lookup(const struct geo_db *db, const struct geo_ip *ip,
                struct geo_info *out)
 {
     struct geo_slot *none[GEO_SLOT_COUNT] = {NULL, NULL, NULL};
-    struct geo_slot *const *slot = db != NULL ? db->slot : none;
-    MMDB_entry_s ent[GEO_SLOT_COUNT];
-    bool found[GEO_SLOT_COUNT];
-    union geo_sockaddr sa;
     struct geo_info info;
+    unsigned bits;
     int rc;
 
-    memset(&info, 0, sizeof(info));
-    rc = geo_sockaddr_of(ip, &sa);
-    for (int k = 0; k < GEO_SLOT_COUNT && rc == LR_OK; k++)
-        rc = geo_find_in(slot[k], &sa, &ent[k], &found[k]);
-    if (rc == LR_OK)
-        rc = geo_read_found(slot, ent, found, &info);
-    if (rc == LR_OK)
-        *out = info;
-    return rc;
+    if (ip->family != 4 && ip->family != 6)
+        return LR_INVALID;
+    if (db != NULL && geo_ncache_get(db->nets, ip, out))
+        return LR_OK;
+    rc = geo_lookup_trees(db != NULL ? db->slot : none, ip, &info, &bits);
+    if (rc)
+        return rc;
+    if (db != NULL)
+        geo_ncache_put(db->nets, ip, bits, &info);
+    *out = info;
+    return LR_OK;
 }
 
 int64_t geo_db_build_epoch(const struct geo_db *db)

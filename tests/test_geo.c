@@ -261,7 +261,9 @@ struct mm_meta {
     uint64_t epoch;
 };
 
-static void mm_metadata(struct mm *m, const struct mm_meta *meta)
+/* Metadata for a tree of @p nodes search-tree nodes. */
+static void mm_metadata_nodes(struct mm *m, const struct mm_meta *meta,
+                              uint32_t nodes)
 {
     mm_raw(m, "\xab\xcd\xefMaxMind.com", 14);
     mm_map(m, 9);
@@ -283,9 +285,14 @@ static void mm_metadata(struct mm *m, const struct mm_meta *meta)
     mm_ctrl(m, 11, 1);
     mm_str(m, "en");
     mm_str(m, "node_count");
-    mm_uint(m, 6, 1);
+    mm_uint(m, 6, nodes);
     mm_str(m, "record_size");
     mm_uint(m, 5, 24);
+}
+
+static void mm_metadata(struct mm *m, const struct mm_meta *meta)
+{
+    mm_metadata_nodes(m, meta, 1);
 }
 
 /*
@@ -1087,6 +1094,82 @@ static const char *const cache_ips[] = {
     "10.0.0.1",    "::ffff:192.0.2.1", "2001:db9::1",  "2001:db8:2::7",
 };
 
+/* A well-formed record naming only a city. */
+static void mm_city_named(struct mm *m, const char *city)
+{
+    mm_map(m, 1);
+    mm_str(m, "city");
+    mm_map(m, 1);
+    mm_str(m, "names");
+    mm_map(m, 1);
+    mm_str(m, "en");
+    mm_str(m, city);
+}
+
+/*
+ * Writes an IPv4 tree of 25 nodes down the path of 192.0.2.0/24, whose
+ * halves are two networks: 192.0.2.0/25 -> record @p a, 192.0.2.128/25 ->
+ * record @p b; every other address is empty.
+ */
+static void mm_write_halves(const char *name, const struct mm *a,
+                            const struct mm *b, char *path, size_t cap)
+{
+    static struct mm file;
+    const uint32_t nodes = 25, empty = nodes;
+    const uint32_t net = 0xc0000200u; /* 192.0.2.0 */
+    struct mm_meta meta = {"GeoIP2-City", 4, 1700000000};
+    uint8_t sep[16] = {0};
+
+    memset(&file, 0, sizeof(file));
+    for (uint32_t d = 0; d < nodes; d++) {
+        uint32_t next = d + 1, rec[2];
+
+        if (d + 1 == nodes) {
+            rec[0] = nodes + 16;
+            rec[1] = nodes + 16 + (uint32_t)a->n;
+        } else {
+            unsigned bit = (net >> (31 - d)) & 1;
+            rec[bit] = next;
+            rec[!bit] = empty;
+        }
+        for (int k = 0; k < 2; k++) {
+            uint8_t r[3] = {(uint8_t)(rec[k] >> 16), (uint8_t)(rec[k] >> 8),
+                            (uint8_t)rec[k]};
+            mm_raw(&file, r, sizeof(r));
+        }
+    }
+    mm_raw(&file, sep, sizeof(sep));
+    mm_raw(&file, a->b, a->n);
+    mm_raw(&file, b->b, b->n);
+    mm_metadata_nodes(&file, &meta, nodes);
+    tmp_path(name, path, cap);
+    write_file(path, file.b, file.n);
+}
+
+/* Two networks smaller than the cache's /24 index share a slot: each
+ * address still gets its own network's answer, in any order. */
+static void test_geo_lookup_cached_networks_in_one_slot(void **state)
+{
+    struct mm a = {.n = 0}, b = {.n = 0};
+    char path[512];
+    struct geo_db *db;
+
+    (void)state;
+    mm_city_named(&a, "Lowhalf");
+    mm_city_named(&b, "Highhalf");
+    mm_write_halves("halves.mmdb", &a, &b, path, sizeof(path));
+    db = open_db(path, NULL, NULL);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(look(db, "192.0.2.1").city, "Lowhalf");
+        assert_string_equal(look(db, "192.0.2.127").city, "Lowhalf");
+        assert_string_equal(look(db, "192.0.2.200").city, "Highhalf");
+        assert_string_equal(look(db, "192.0.2.128").city, "Highhalf");
+        assert_string_equal(look(db, "192.0.3.1").city, "");
+        assert_string_equal(look(db, "192.0.1.255").city, "");
+    }
+    geo_db_free(db);
+}
+
 /* Answers from a warm cache, in any order, are those of a cold one. */
 static void cache_same_answers(const char *city, const char *asn,
                                const char *anon)
@@ -1547,6 +1630,7 @@ int main(void)
         cmocka_unit_test(test_geo_lookup_concurrent),
         cmocka_unit_test(test_geo_lookup_cached_same_answers),
         cmocka_unit_test(test_geo_lookup_cached_city_asn_later),
+        cmocka_unit_test(test_geo_lookup_cached_networks_in_one_slot),
         cmocka_unit_test(test_geo_db_open_missing_file),
         cmocka_unit_test(test_geo_db_open_directory),
         cmocka_unit_test(test_geo_db_open_truncated),
