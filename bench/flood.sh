@@ -53,8 +53,17 @@ trap cleanup EXIT INT TERM
 
 field_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PID/status"; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+# A probe that cannot get through (three tries, 30 s deadline each) is
+# recorded as UNREACHABLE, which counts as a changed decision.
 probe() {
-    "$LOADGEN" --target "$TARGET" --method probe --probes "$PROBES" >"$1"
+    for try in 1 2 3; do
+        if "$LOADGEN" --target "$TARGET" --method probe --probes "$PROBES" \
+            --timeout-ms 30000 >"$1" 2>"$1.err"; then
+            return 0
+        fi
+        echo "  probe attempt $try failed: $(cat "$1.err")" >&2
+    done
+    echo "UNREACHABLE UNREACHABLE" >"$1"
 }
 # account and action of each probe line
 actions() { awk '{ print $1, $2 }' "$1"; }
@@ -109,7 +118,8 @@ if [ "$(actions "$tmp/before")" != "$(actions "$tmp/after")" ]; then
     changed=1
 fi
 echo "# agent VmRSS before $rss0 KiB, sampled peak $peak KiB, after $rss1 KiB," \
-    "VmHWM $hwm KiB"
+    "VmHWM $hwm KiB (RssAnon $(field_kib RssAnon) KiB," \
+    "RssFile $(field_kib RssFile) KiB)"
 echo "# growth at peak: $((peak - rss0)) KiB ($(mib $((peak - rss0))) MiB)"
 if [ "$changed" -ne 0 ]; then
     echo "# legitimate users' actions: CHANGED"
