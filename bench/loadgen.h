@@ -74,7 +74,8 @@ struct bench_lg_result {
 struct bench_lg;
 
 /**
- * Creates the channels and waits (up to 10 s) until each is connected.
+ * Creates the channels and waits (up to 10 s, or timeout_ms if longer)
+ * until each is connected.
  * LR_INVALID for bad options, LR_IO when the target cannot be reached,
  * LR_NOMEM. Free with bench_lg_free().
  */

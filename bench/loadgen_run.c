@@ -121,12 +121,14 @@ const char *bench_action_name(unsigned action)
 
 /* ---- channels ----------------------------------------------------------- */
 
-static int lg_wait_ready(grpc_channel *ch)
+/* Waits until @p ch is connected, at most max(10 s, --timeout-ms). */
+static int lg_wait_ready(grpc_channel *ch, uint32_t timeout_ms)
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                     gpr_time_from_millis(LG_CONNECT_TIMEOUT_MS, GPR_TIMESPAN));
+    int64_t ms =
+        timeout_ms > LG_CONNECT_TIMEOUT_MS ? timeout_ms : LG_CONNECT_TIMEOUT_MS;
+    gpr_timespec deadline = gpr_time_add(
+        gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
     grpc_connectivity_state st = grpc_channel_check_connectivity_state(ch, 1);
     int rc = LR_OK;
     grpc_event ev;
@@ -223,7 +225,7 @@ int bench_lg_new(const struct bench_lg_opts *opts, struct bench_lg **out)
             lg->channels[i], LG_METHOD_HEALTH, NULL, NULL);
         lg->h_evaluate[i] = grpc_channel_register_call(
             lg->channels[i], LG_METHOD_EVALUATE, NULL, NULL);
-        rc = lg_wait_ready(lg->channels[i]);
+        rc = lg_wait_ready(lg->channels[i], opts->timeout_ms);
         if (rc) {
             goto out;
         }
