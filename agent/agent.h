@@ -357,7 +357,7 @@ struct agent_state {
     struct risk_spray_pool *spray; /* NULL when spray was off at start */
     struct agent_jobs *jobs;       /* blocking work (agent_jobs.h) */
     struct agent_auth *auth;       /* admin tokens (agent_auth.h) */
-    struct agent_server *server;   /* set once started (for reload) */
+    struct agent_server *server;   /* while serving; under reload_mu */
     atomic_bool draining;
     atomic_uint_fast64_t spray_skipped; /* pool full: no fingerprint */
     atomic_uint_fast64_t spray_failed;  /* pool error: no fingerprint */

@@ -73,7 +73,10 @@ static void agent_post(struct agent_worker *w, struct agent_endpoint *ep,
     }
     c->ep = ep;
     c->method = method;
-    atomic_store_explicit(&c->state, AGENT_CALL_POSTED, memory_order_relaxed);
+    /* release: a call object made on the stopping thread (agent_post_drain)
+     * is freed by the worker after its acquire load of the state; gRPC's
+     * queue hands it over too, but TSan cannot see into gRPC */
+    atomic_store_explicit(&c->state, AGENT_CALL_POSTED, memory_order_release);
     if (method < 0)
         err = grpc_server_request_call(ep->server, &c->call, &c->details,
                                        &c->md, w->cq, w->cq, c);

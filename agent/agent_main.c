@@ -374,6 +374,15 @@ static void agent_ops_close(struct agent_state *st)
     st->metrics_src.declog = NULL;
 }
 
+/* Reloads read st->server under reload_mu (agent_publish): a reload on
+ * another thread never sees a server being stopped. */
+static void agent_set_server(struct agent_state *st, struct agent_server *srv)
+{
+    pthread_mutex_lock(&st->reload_mu);
+    st->server = srv;
+    pthread_mutex_unlock(&st->reload_mu);
+}
+
 static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
 {
     struct cfg_errors errs = {0};
@@ -398,9 +407,9 @@ static int agent_run(const struct agent_opts *o, const sigset_t *sigs)
         lr_log(LR_LOG_ERROR, "startup failed: %s", lr_strerror(rc));
         goto out;
     }
-    st->server = srv;
+    agent_set_server(st, srv);
     agent_wait_signals(st, sigs);
-    st->server = NULL;
+    agent_set_server(st, NULL);
     agent_drain(st, srv);
 out:
     agent_ops_close(st);
