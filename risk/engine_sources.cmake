@@ -8,6 +8,7 @@ set(RISK_ENGINE_SOURCES
   risk_sprayed.c
   risk_decide.c
   risk_profile.c
+  risk_pfilter.c
   risk_recent.c
   risk_outcome.c
   risk_format.c

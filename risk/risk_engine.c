@@ -264,6 +264,9 @@ static int engine_parts_new(struct risk_engine *e, const struct cfg *cfg,
     if (rc)
         return rc;
     rc = risk_profiles_new(cfg->limits.profile_cache, e->seed, &e->profiles);
+    if (rc == LR_OK && e->store)
+        rc = risk_profiles_use_filter(e->profiles, e->store,
+                                      cfg->limits.profile_cache);
     if (rc)
         return rc;
     return risk_recent_new(cfg->limits.recent_decisions, e->seed, &e->recent);

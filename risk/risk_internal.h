@@ -204,6 +204,32 @@ LR_WUR int risk_profile_forget_device(struct risk_engine *e,
                                       const struct risk_policy *p,
                                       const char *account, const char *device);
 
+/* ---- which accounts have a stored profile (risk_pfilter.c) ------------- */
+
+struct risk_pfilter;
+
+/**
+ * Reads the ids of every profile in @p st and builds a Bloom filter of
+ * their hashes (risk_hash64 under @p seed), sized for @p extra more.
+ * LR_NOMEM, LR_STORE.
+ */
+LR_WUR int risk_pfilter_new(struct store *st, uint64_t seed, size_t extra,
+                            struct risk_pfilter **out);
+void risk_pfilter_free(struct risk_pfilter *f);
+/** Records that the account of hash @p h has (or will have) a profile. */
+void risk_pfilter_add(struct risk_pfilter *f, uint64_t h);
+/** False only when the account of hash @p h certainly has no profile. */
+bool risk_pfilter_maybe(const struct risk_pfilter *f, uint64_t h);
+/** Bytes the filter holds. */
+size_t risk_pfilter_bytes(const struct risk_pfilter *f);
+
+/**
+ * Starts consulting a filter of the accounts with a stored profile (read
+ * from @p st now): a cache miss for any other account reads nothing.
+ */
+LR_WUR int risk_profiles_use_filter(struct risk_profiles *pc, struct store *st,
+                                    size_t extra);
+
 /* ---- recent decisions (ReportOutcome joins) ---------------------------- */
 
 struct risk_recent;

@@ -6,9 +6,10 @@
  * Profiles load lazily: a miss drops the lock, reads the store, and takes
  * the lock again to insert (another thread may have won the race; its copy
  * is kept). An account with no stored profile is cached empty, so repeated
- * attempts do not read the disk again. At limits.profile_cache the least
- * recently used profile is evicted and its memory reused, so a warm cache
- * does not allocate.
+ * attempts do not read the disk again; and an account the existence filter
+ * (risk_pfilter.c) says has none is cached empty without reading at all. At
+ * limits.profile_cache the least recently used profile is evicted and its
+ * memory reused, so a warm cache does not allocate.
  *
  * Changes (learning, flags, forgetting a device) are made under the lock
  * and then queued whole to the store's writer (store_profile_save), outside
@@ -58,6 +59,8 @@ struct risk_pent {
 
 struct risk_profiles {
     pthread_mutex_t mu;
+    struct risk_pfilter *filter; /* accounts with a stored profile; NULL =
+                                    ask the store on every miss */
     struct risk_index ix;
     struct risk_pent *head;
     struct risk_pent *tail;
@@ -78,6 +81,21 @@ int risk_profiles_new(uint32_t cap, uint64_t seed, struct risk_profiles **out)
     pthread_mutex_init(&pc->mu, NULL);
     pc->seed = seed;
     *out = pc;
+    return LR_OK;
+}
+
+int risk_profiles_use_filter(struct risk_profiles *pc, struct store *st,
+                             size_t extra)
+{
+    struct risk_pfilter *f = NULL;
+    int rc = risk_pfilter_new(st, pc->seed, extra, &f);
+
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&pc->mu);
+    risk_pfilter_free(pc->filter);
+    pc->filter = f;
+    pthread_mutex_unlock(&pc->mu);
     return LR_OK;
 }
 
@@ -173,6 +191,7 @@ void risk_profiles_free(struct risk_profiles *pc)
         pent_clear(ent, false);
         free(ent);
     }
+    risk_pfilter_free(pc->filter);
     risk_index_free(&pc->ix);
     pthread_mutex_destroy(&pc->mu);
     free(pc);
@@ -386,16 +405,18 @@ static int pent_get_locked(struct risk_engine *e, const struct risk_policy *p,
     struct risk_profiles *pc = e->profiles;
     struct store_profile sp;
     struct risk_pent *ent;
-    int rc = LR_NOTFOUND;
+    int rc;
 
     ent = pent_find(pc, account, h);
     if (ent) {
         *out = ent;
         return LR_OK;
     }
+    /* No profile on disk, certainly: cache it empty without reading. */
+    if (!e->store || (pc->filter && !risk_pfilter_maybe(pc->filter, h)))
+        return pent_insert(pc, p, account, h, NULL, out);
     pthread_mutex_unlock(&pc->mu);
-    if (e->store)
-        rc = store_profile_load(e->store, account, &sp);
+    rc = store_profile_load(e->store, account, &sp);
     pthread_mutex_lock(&pc->mu);
     if (rc && rc != LR_NOTFOUND)
         return rc;
@@ -502,8 +523,12 @@ static int profile_modify(struct risk_engine *e, const struct risk_policy *p,
     rc = pent_get_locked(e, p, account, h, &ent);
     if (rc == LR_OK)
         rc = fn(ent, p, pc->seed, arg);
-    if (rc == LR_OK && e->store)
+    if (rc == LR_OK && e->store) {
+        /* before the save is queued: a later miss must read it */
+        if (pc->filter)
+            risk_pfilter_add(pc->filter, h);
         pent_to_store(ent, &sp);
+    }
     pthread_mutex_unlock(&pc->mu);
     if (rc || !e->store)
         return rc;

@@ -743,6 +743,20 @@ int store_profile_load(struct store *st, const char *account_id,
     return rc;
 }
 
+int store_profile_ids(struct store *st,
+                      void (*fn)(const char *account_id, void *arg), void *arg)
+{
+    struct store_reader *r;
+    int rc;
+
+    if (st == NULL || fn == NULL)
+        return LR_INVALID;
+    r = store_reader_get(st);
+    rc = store_db_profile_ids(r->conn, fn, arg);
+    store_reader_put(r);
+    return rc;
+}
+
 int store_profile_save(struct store *st, const struct store_profile *p)
 {
     struct store_prof_rec *rec = NULL;

@@ -234,6 +234,17 @@ LR_WUR int store_profile_load(struct store *st, const char *account_id,
                               struct store_profile *out);
 
 /**
+ * Calls @p fn with the account id of every profile on disk, in no set
+ * order (the string lives during the call only); a save still in the
+ * writer queue is not seen. For the engine's record of which accounts have
+ * a profile at all, read once at start. LR_STORE on a read error (@p fn may
+ * have been called for some ids).
+ */
+LR_WUR int store_profile_ids(struct store *st,
+                             void (*fn)(const char *account_id, void *arg),
+                             void *arg);
+
+/**
  * Queues the whole profile for the writer thread (upsert). Returns at once;
  * LR_FULL if the queue is full (the write is dropped and counted);
  * LR_INVALID for counts above their caps or unterminated strings.

@@ -199,6 +199,11 @@ LR_WUR int store_db_locks_list(struct store_conn *c, const char *after,
 LR_WUR int store_db_profile_load(struct store_conn *c, const char *account_id,
                                  struct store_profile *out);
 
+/** Calls @p fn with the account id of every stored profile. */
+LR_WUR int store_db_profile_ids(struct store_conn *c,
+                                void (*fn)(const char *account_id, void *arg),
+                                void *arg);
+
 /** Writes queued records in one transaction. */
 LR_WUR int store_db_write_batch(struct store_conn *c,
                                 struct store_rec *const *recs, size_t n);

@@ -116,6 +116,7 @@ enum store_sql_id {
     SQL_LATEST_TIME,
     SQL_LOCKS_LIST,
     SQL_PROFILE_LOAD,
+    SQL_PROFILE_IDS,
     SQL_PROFILE_UPSERT,
     SQL_HISTORY_INSERT,
     SQL_HISTORY_RECENT,
@@ -143,6 +144,7 @@ static const char *const store_sql[SQL_COUNT_] = {
                          " last_radius_km, last_country, last_city,"
                          " flagged_spray, seen FROM profiles"
                          " WHERE account_id = ?1",
+    [SQL_PROFILE_IDS] = "SELECT account_id FROM profiles",
     [SQL_PROFILE_UPSERT] = "INSERT OR REPLACE INTO profiles(account_id,"
                            " updated_ms, last_success_ms, last_lat, last_lon,"
                            " last_radius_km, last_country, last_city,"
@@ -858,6 +860,23 @@ int store_db_profile_load(struct store_conn *c, const char *account_id,
     if (rc == 0)
         *out = *p;
     free(p);
+    return rc;
+}
+
+int store_db_profile_ids(struct store_conn *c,
+                         void (*fn)(const char *account_id, void *arg),
+                         void *arg)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, step;
+
+    rc = store_stmt(c, SQL_PROFILE_IDS, &s);
+    if (rc)
+        return rc;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        fn(store_col_text(s, 0), arg);
+    rc = step == SQLITE_DONE ? LR_OK : store_fail(c, step, "list profiles");
+    sqlite3_reset(s);
     return rc;
 }
 

@@ -19,3 +19,6 @@ add_dependencies(test_risk_engine_alloc geo_fixtures)
 # The text helpers behind reason details.
 lr_add_test(test_risk_format SOURCES test_risk_format.c LIBS risk config geo
   store)
+# The filter of accounts with a stored profile, on a real store.
+lr_add_test(test_risk_pfilter SOURCES test_risk_pfilter.c LIBS risk config geo
+  store)

@@ -489,6 +489,25 @@ static void test_risk_evaluate_profile_survives_restart(void **state)
     tenv_free(t);
 }
 
+/* A profile learned after the start, pushed out of a small cache, comes back
+ * from the store: the existence filter learned of it when it was saved. */
+static void test_risk_evaluate_profile_evicted_then_reloaded(void **state)
+{
+    struct tenv *t = started(NULL, "limits:\n  profile_cache: 4\n", true);
+    char acct[32];
+
+    (void)state;
+    learn(t, IP_LONDON, "alice", "dev-a", T0);
+    assert_int_equal(store_flush(t->store), LR_OK);
+    for (int i = 0; i < 20; i++) {
+        snprintf(acct, sizeof(acct), "other-%d", i);
+        ev(t, IP_PARIS, acct, "", T0 + SEC_MS, INVALID);
+    }
+    ev(t, IP_TOKYO, "alice", "dev-a", T0 + HOUR_MS, INVALID);
+    assert_fires(&t->d, "IMPOSSIBLE_TRAVEL", "from London, GB");
+    tenv_free(t);
+}
+
 /* ---- outcomes: R-OUT-1 -----------------------------------------------------
  */
 
@@ -974,6 +993,7 @@ int main(void)
         cmocka_unit_test(test_risk_evaluate_lock_scope_all),
         cmocka_unit_test(test_risk_evaluate_lock_scope_unfamiliar),
         cmocka_unit_test(test_risk_evaluate_profile_survives_restart),
+        cmocka_unit_test(test_risk_evaluate_profile_evicted_then_reloaded),
         cmocka_unit_test(test_risk_report_outcome_errors),
         cmocka_unit_test(test_risk_report_outcome_challenge_passed),
         cmocka_unit_test(test_risk_report_outcome_clears_failures),
