@@ -442,6 +442,7 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
                     const struct risk_policy *p, const struct risk_attempt *a,
                     struct risk_decision *out)
 {
+    uint64_t ph;
     int rc;
 
     memset(c, 0, sizeof(*c));
@@ -458,17 +459,23 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
     out->n_reasons = 0;
     c->failure = a->credential == LR_CRED_INVALID ||
                  a->credential == LR_CRED_UNKNOWN_ACCOUNT;
-    /* keys first: their table heads load while geo and the profile run */
+    /* Keys first, and every large table's first line asked for at once:
+     * the velocity heads, the profile slot, the recent-decision slot. The
+     * geo lookup runs while they load; then the velocity entries are asked
+     * for, and load while the profile is read. */
     risk_keys_make(e->seed, &a->ip, a->account_id, device_of(a), &c->k);
     risk_count_prefetch(c);
+    ph = risk_profile_prefetch(e->profiles, a->account_id);
+    risk_recent_prefetch(e->recent, a->request_id);
     rc = ctx_geo(c);
     if (rc)
         return rc;
+    risk_count_prefetch_entries(c);
     /* An unknown account has no profile: skip the cache, so a flood of
      * made-up names neither reads the disk nor evicts real profiles. */
     if (a->credential == LR_CRED_UNKNOWN_ACCOUNT)
         return LR_OK;
-    return risk_profile_view(e, p, a->account_id, device_of(a), &c->place,
+    return risk_profile_view(e, p, a->account_id, ph, device_of(a), &c->place,
                              &c->pv);
 }
 

@@ -49,6 +49,17 @@ size_t risk_index_room(const struct risk_index *ix)
     return (ix->mask + 1) / 2;
 }
 
+void risk_index_prefetch(const struct risk_index *ix, uint64_t h)
+{
+    /* atomic loads: a grow may swap the array under its owner's lock, and
+     * a stale pointer only prefetches a line for nothing */
+    struct risk_islot *slots = __atomic_load_n(&ix->slots, __ATOMIC_RELAXED);
+    size_t mask = __atomic_load_n(&ix->mask, __ATOMIC_RELAXED);
+
+    if (slots)
+        __builtin_prefetch(&slots[h & mask]);
+}
+
 void *risk_index_find(const struct risk_index *ix, uint64_t h,
                       bool (*eq)(const void *elem, const void *key),
                       const void *key)
@@ -124,7 +135,10 @@ int risk_index_grow(struct risk_index *ix, size_t cap)
         if (ix->slots[i].p)
             put_slot(&nx, ix->slots[i].h, ix->slots[i].p);
     }
-    risk_index_free(ix);
-    *ix = nx;
+    free(ix->slots);
+    /* risk_index_prefetch() reads these two without the owner's lock */
+    __atomic_store_n(&ix->slots, nx.slots, __ATOMIC_RELAXED);
+    __atomic_store_n(&ix->mask, nx.mask, __ATOMIC_RELAXED);
+    ix->n = nx.n;
     return LR_OK;
 }

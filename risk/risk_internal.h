@@ -43,6 +43,8 @@ LR_WUR int risk_index_init(struct risk_index *ix, size_t cap);
 void risk_index_free(struct risk_index *ix);
 /** How many elements fit. */
 size_t risk_index_room(const struct risk_index *ix);
+/** Starts loading the first slot of @p h (a hint; needs no lock). */
+void risk_index_prefetch(const struct risk_index *ix, uint64_t h);
 /** The element with hash @p h for which @p eq(elem, key) holds, or NULL. */
 void *risk_index_find(const struct risk_index *ix, uint64_t h,
                       bool (*eq)(const void *elem, const void *key),
@@ -179,13 +181,17 @@ LR_WUR int risk_profiles_new(uint32_t cap, uint64_t seed,
 void risk_profiles_free(struct risk_profiles *pc);
 size_t risk_profiles_size(struct risk_profiles *pc);
 
+/** The cache's hash of @p account; starts loading its index slot. */
+uint64_t risk_profile_prefetch(struct risk_profiles *pc, const char *account);
+
 /**
- * Fills @p out for @p account as seen from @p device and @p pl, loading the
- * profile from the store on a cache miss (no lock held while reading).
+ * Fills @p out for @p account (hash @p h, from risk_profile_prefetch) as
+ * seen from @p device and @p pl, loading the profile from the store on a
+ * cache miss (no lock held while reading).
  */
 LR_WUR int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
-                             const char *account, const char *device,
-                             const struct risk_place *pl,
+                             const char *account, uint64_t h,
+                             const char *device, const struct risk_place *pl,
                              struct risk_pview *out);
 
 /** Learns a successful login (R-LEARN-1): device, place, time; saves. */
@@ -250,6 +256,9 @@ LR_WUR int risk_recent_new(uint32_t cap, uint64_t seed,
                            struct risk_recent **out);
 void risk_recent_free(struct risk_recent *r);
 size_t risk_recent_size(struct risk_recent *r);
+
+/** Starts loading the index slot of @p request_id (a hint, no lock). */
+void risk_recent_prefetch(struct risk_recent *r, const char *request_id);
 
 /** Remembers one decision, replacing the oldest at the cap. LR_NOMEM. */
 LR_WUR int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
@@ -439,6 +448,8 @@ void risk_fire_rule(struct risk_ctx *c, const struct risk_rule *r,
 
 /** Starts the hash-head loads of the attempt's velocity keys (no locks). */
 void risk_count_prefetch(struct risk_ctx *c);
+/** Starts the entry loads of the same keys, once their heads are in. */
+void risk_count_prefetch_entries(struct risk_ctx *c);
 LR_WUR int risk_count(struct risk_ctx *c);
 LR_WUR int risk_sig_spray_step(struct risk_ctx *c);
 LR_WUR int risk_sig_state(struct risk_ctx *c);

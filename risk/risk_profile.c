@@ -487,12 +487,19 @@ static void fill_view(const struct risk_pent *ent, const char *device,
     memcpy(v->last_city, ent->last_city, sizeof(v->last_city));
 }
 
+uint64_t risk_profile_prefetch(struct risk_profiles *pc, const char *account)
+{
+    uint64_t h = risk_hash64(account, strlen(account), pc->seed);
+
+    risk_index_prefetch(&pc->ix, h);
+    return h;
+}
+
 int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
-                      const char *account, const char *device,
+                      const char *account, uint64_t h, const char *device,
                       const struct risk_place *pl, struct risk_pview *out)
 {
     struct risk_profiles *pc = e->profiles;
-    uint64_t h = risk_hash64(account, strlen(account), pc->seed);
     struct risk_pent *ent;
     int rc;
 

@@ -148,6 +148,12 @@ static int rent_fill(struct risk_rent *ent, const struct risk_attempt *a,
     return rc;
 }
 
+void risk_recent_prefetch(struct risk_recent *r, const char *request_id)
+{
+    /* the index never grows: its array and mask are fixed at creation */
+    risk_index_prefetch(&r->ix, rent_hash(r, request_id));
+}
+
 int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
                     const struct risk_place *pl, enum lr_action action,
                     bool device_known)

@@ -250,7 +250,7 @@ void risk_count_prefetch(struct risk_ctx *c)
         risk_vtable_prefetch_head(c->e->vt[vt[i]].t, id[i]);
 }
 
-static void count_prefetch_entries(struct risk_ctx *c)
+void risk_count_prefetch_entries(struct risk_ctx *c)
 {
     enum risk_vt vt[6];
     const struct risk_vid *id[6];
@@ -264,7 +264,7 @@ static void count_prefetch_entries(struct risk_ctx *c)
  * Counts the attempt in every velocity table. Each table is asked only for
  * the counts its signals read (R-VEL-*, R-DEVICE-2): summing a window's
  * buckets is most of the cost of a hit. The entries were asked into the
- * cache first, all at once (risk_vtable_prefetch_entry).
+ * cache before the profile lookup, all at once (risk_count_prefetch_*).
  */
 int risk_count(struct risk_ctx *c)
 {
@@ -276,7 +276,6 @@ int risk_count(struct risk_ctx *c)
     unsigned net_want = RISK_VC_DIST(wm) | RISK_VC_FAIL(wm);
     int rc;
 
-    count_prefetch_entries(c);
     rc = risk_vt_hit(e, RISK_VT_IP, &k->ip, now, f, k->acct_h,
                      RISK_VC_ATT(ws) | RISK_VC_FAIL(wm) | RISK_VC_DIST(wm),
                      &c->ip);
