@@ -121,16 +121,16 @@ void geo_ip_prefix(const struct geo_ip *ip, unsigned bits, struct geo_ip *out)
 {
     struct geo_ip r = *ip;
     unsigned max = (r.family == 4) ? 32 : 128;
+    unsigned full;
 
     if (bits > max)
         bits = max;
-    for (unsigned i = 0; i < sizeof(r.addr); i++) {
-        unsigned lo = i * 8;
-        if (lo >= bits)
-            r.addr[i] = 0;
-        else if (bits - lo < 8)
-            r.addr[i] &= (uint8_t)(0xffu << (8 - (bits - lo)));
-    }
+    /* whole bytes kept, one byte masked, the rest zeroed (also past an
+     * IPv4 address, as before) */
+    full = bits / 8;
+    if (bits % 8)
+        r.addr[full++] &= (uint8_t)(0xffu << (8 - bits % 8));
+    memset(r.addr + full, 0, sizeof(r.addr) - full);
     *out = r;
 }
 

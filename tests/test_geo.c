@@ -594,6 +594,32 @@ static void test_geo_ip_prefix_lengths(void **state)
     assert_prefix("::ffff:192.0.2.201", 24, "192.0.2.0");
 }
 
+/* Every prefix length against a bit-by-bit reference, both families. */
+static void test_geo_ip_prefix_every_length(void **state)
+{
+    struct geo_ip ip, got;
+
+    (void)state;
+    for (unsigned fam = 4; fam <= 6; fam += 2) {
+        unsigned max = fam == 4 ? 32 : 128;
+
+        memset(&ip, 0, sizeof(ip));
+        ip.family = (uint8_t)fam;
+        for (unsigned i = 0; i < max / 8; i++)
+            ip.addr[i] = (uint8_t)(0xa5 ^ (i * 37));
+        for (unsigned bits = 0; bits <= max + 3; bits++) {
+            geo_ip_prefix(&ip, bits, &got);
+            assert_int_equal(got.family, fam);
+            for (unsigned b = 0; b < 128; b++) {
+                unsigned want = b < bits && b < max
+                                    ? (ip.addr[b / 8] >> (7 - b % 8)) & 1
+                                    : 0;
+                assert_int_equal((got.addr[b / 8] >> (7 - b % 8)) & 1, want);
+            }
+        }
+    }
+}
+
 static void test_geo_ip_prefix_in_place(void **state)
 {
     struct geo_ip ip = ip_of("2001:db8:1:2:3:4:5:6");
@@ -1607,6 +1633,7 @@ int main(void)
         cmocka_unit_test(test_geo_ip_format_small_or_bad),
         cmocka_unit_test(test_geo_ip_prefix_lengths),
         cmocka_unit_test(test_geo_ip_prefix_in_place),
+        cmocka_unit_test(test_geo_ip_prefix_every_length),
         cmocka_unit_test(test_geo_cidr_parse_valid),
         cmocka_unit_test(test_geo_cidr_parse_invalid),
         cmocka_unit_test(test_geo_cidr_contains_cases),
