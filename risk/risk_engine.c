@@ -501,13 +501,19 @@ static int run_signals(struct risk_ctx *c)
     return LR_OK;
 }
 
+/*
+ * Queues the login to the store's history. The record is 2.5 KiB, mostly
+ * room for reasons, so it is filled field by field rather than cleared
+ * first: the store reads the strings up to their NUL and the first
+ * n_reasons reasons only.
+ */
 static void history_append(struct risk_ctx *c)
 {
     const struct risk_decision *d = c->out;
     const struct risk_attempt *a = c->a;
     struct store_login l;
 
-    memset(&l, 0, sizeof(l));
+    l.n_reasons = 0;
     lr_strlcpy(l.request_id, a->request_id, sizeof(l.request_id));
     lr_strlcpy(l.account_id, a->account_id, sizeof(l.account_id));
     l.ts_ms = a->timestamp_ms;

@@ -331,9 +331,10 @@ static int pent_from_store(struct risk_pent *ent,
     return LR_OK;
 }
 
+/* Every field the store reads is written (strings up to their NUL, the
+ * first n_* list entries), so the 10 KiB record is not cleared first. */
 static void pent_to_store(const struct risk_pent *ent, struct store_profile *sp)
 {
-    memset(sp, 0, sizeof(*sp));
     lr_strlcpy(sp->account_id, pent_account(ent), sizeof(sp->account_id));
     for (size_t i = 0; i < ent->n_devs; i++) {
         lr_strlcpy(sp->devices[i].id, pdev_id(&ent->devs[i]),
