@@ -442,7 +442,6 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
                     const struct risk_policy *p, const struct risk_attempt *a,
                     struct risk_decision *out)
 {
-    uint64_t ph;
     int rc;
 
     memset(c, 0, sizeof(*c));
@@ -465,8 +464,9 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
      * for, and load while the profile is read. */
     risk_keys_make(e->seed, &a->ip, a->account_id, device_of(a), &c->k);
     risk_count_prefetch(c);
-    ph = risk_profile_prefetch(e->profiles, a->account_id);
-    risk_recent_prefetch(e->recent, a->request_id);
+    risk_pkey_make(e->profiles, a->account_id, device_of(a), &c->pk);
+    risk_profile_prefetch(e->profiles, &c->pk);
+    c->recent_h = risk_recent_prefetch(e->recent, a->request_id);
     rc = ctx_geo(c);
     if (rc)
         return rc;
@@ -475,8 +475,7 @@ static int ctx_init(struct risk_ctx *c, struct risk_engine *e,
      * made-up names neither reads the disk nor evicts real profiles. */
     if (a->credential == LR_CRED_UNKNOWN_ACCOUNT)
         return LR_OK;
-    return risk_profile_view(e, p, a->account_id, ph, device_of(a), &c->place,
-                             &c->pv);
+    return risk_profile_view(e, p, &c->pk, &c->place, &c->pv);
 }
 
 static int run_signals(struct risk_ctx *c)
@@ -564,13 +563,12 @@ static int finish(struct risk_ctx *c)
     /* R-LEARN-1: only a valid password that was let straight in teaches
      * the profile; a challenged one waits for its ReportOutcome. */
     if (a->credential == LR_CRED_VALID && c->out->action == LR_ACTION_ALLOW) {
-        rc = risk_profile_learn(c->e, c->p, a->account_id, device_of(a),
-                                &c->place, a->timestamp_ms);
+        rc = risk_profile_learn(c->e, c->p, &c->pk, &c->place, a->timestamp_ms);
         if (rc)
             return rc;
     }
-    rc = risk_recent_put(c->e->recent, a, &c->place, c->out->action,
-                         c->pv.device_known);
+    rc = risk_recent_put(c->e->recent, a, c->recent_h, &c->place,
+                         c->out->action, c->pv.device_known);
     if (rc)
         return rc;
     if (c->e->store)

@@ -181,24 +181,39 @@ LR_WUR int risk_profiles_new(uint32_t cap, uint64_t seed,
 void risk_profiles_free(struct risk_profiles *pc);
 size_t risk_profiles_size(struct risk_profiles *pc);
 
-/** The cache's hash of @p account; starts loading its index slot. */
-uint64_t risk_profile_prefetch(struct risk_profiles *pc, const char *account);
+/*
+ * An account and device as the profile cache sees them: the ids and their
+ * keyed hashes, made once per evaluation (risk_pkey_make) and used by the
+ * lookup, the learning and the device search alike.
+ */
+struct risk_pkey {
+    const char *account;
+    uint64_t h;         /* of the account: the index key */
+    const char *device; /* "" = none */
+    uint64_t dev_h;     /* of the device; 0 without one */
+};
+
+void risk_pkey_make(const struct risk_profiles *pc, const char *account,
+                    const char *device, struct risk_pkey *out);
+
+/** Starts loading the index slot of @p k's account (a hint, no lock). */
+void risk_profile_prefetch(struct risk_profiles *pc, const struct risk_pkey *k);
 
 /**
- * Fills @p out for @p account (hash @p h, from risk_profile_prefetch) as
- * seen from @p device and @p pl, loading the profile from the store on a
- * cache miss (no lock held while reading).
+ * Fills @p out for @p k's account as seen from its device and @p pl,
+ * loading the profile from the store on a cache miss (no lock held while
+ * reading).
  */
 LR_WUR int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
-                             const char *account, uint64_t h,
-                             const char *device, const struct risk_place *pl,
+                             const struct risk_pkey *k,
+                             const struct risk_place *pl,
                              struct risk_pview *out);
 
 /** Learns a successful login (R-LEARN-1): device, place, time; saves. */
 LR_WUR int risk_profile_learn(struct risk_engine *e,
-                              const struct risk_policy *p, const char *account,
-                              const char *device, const struct risk_place *pl,
-                              int64_t ts_ms);
+                              const struct risk_policy *p,
+                              const struct risk_pkey *k,
+                              const struct risk_place *pl, int64_t ts_ms);
 
 /** Sets flagged_spray on the account's profile and saves it. */
 LR_WUR int risk_profile_flag_spray(struct risk_engine *e,
@@ -257,13 +272,15 @@ LR_WUR int risk_recent_new(uint32_t cap, uint64_t seed,
 void risk_recent_free(struct risk_recent *r);
 size_t risk_recent_size(struct risk_recent *r);
 
-/** Starts loading the index slot of @p request_id (a hint, no lock). */
-void risk_recent_prefetch(struct risk_recent *r, const char *request_id);
+/** The table's hash of @p request_id; starts loading its index slot (a
+ * hint, no lock). */
+uint64_t risk_recent_prefetch(struct risk_recent *r, const char *request_id);
 
-/** Remembers one decision, replacing the oldest at the cap. LR_NOMEM. */
+/** Remembers one decision (its request id hashed to @p h by
+ * risk_recent_prefetch), replacing the oldest at the cap. LR_NOMEM. */
 LR_WUR int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
-                           const struct risk_place *pl, enum lr_action action,
-                           bool device_known);
+                           uint64_t h, const struct risk_place *pl,
+                           enum lr_action action, bool device_known);
 
 /**
  * Finds @p request_id, checks @p account_id, and claims outcome @p kind for
@@ -399,6 +416,8 @@ struct risk_ctx {
     const struct risk_attempt *a;
     struct risk_decision *out;
     struct risk_keys k;
+    struct risk_pkey pk;    /* the account and device for the profile */
+    uint64_t recent_h;      /* the request id for the recent table */
     struct risk_vid asn_id; /* valid when place.asn != 0 */
     struct risk_place place;
     struct risk_pview pv;

@@ -44,6 +44,7 @@ static int outcome_passed(struct risk_engine *e, const struct risk_policy *p,
                           const struct risk_recent_rec *rec,
                           enum lr_outcome kind)
 {
+    struct risk_pkey pk;
     struct risk_keys k;
 
     if (kind != LR_OUTCOME_CAPTCHA_PASSED) {
@@ -56,8 +57,8 @@ static int outcome_passed(struct risk_engine *e, const struct risk_policy *p,
         return LR_OK;
     /* Learned at the decision's time: that is where and when the login
      * happened; the outcome's own time only says when it was reported. */
-    return risk_profile_learn(e, p, rec->account_id, rec->device_id,
-                              &rec->place, rec->ts_ms);
+    risk_pkey_make(e->profiles, rec->account_id, rec->device_id, &pk);
+    return risk_profile_learn(e, p, &pk, &rec->place, rec->ts_ms);
 }
 
 static int outcome_failed(struct risk_engine *e,

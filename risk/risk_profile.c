@@ -104,11 +104,11 @@ static const char *pdev_id(const struct risk_pdev *d)
     return d->id_long ? d->id_long : d->id;
 }
 
-static int pdev_set(struct risk_pdev *d, const char *id, uint64_t seed)
+static int pdev_set(struct risk_pdev *d, const char *id, uint64_t h)
 {
     size_t len = strlen(id);
 
-    d->h = risk_hash64(id, len, seed);
+    d->h = h;
     d->id_long = NULL;
     if (len < sizeof(d->id)) {
         memcpy(d->id, id, len + 1);
@@ -308,7 +308,9 @@ static int pent_from_store(struct risk_pent *ent,
     for (size_t i = 0; i < nd; i++) {
         struct risk_pdev *d = &ent->devs[ent->n_devs];
 
-        if (pdev_set(d, sp->devices[i].id, seed))
+        if (pdev_set(d, sp->devices[i].id,
+                     risk_hash64(sp->devices[i].id, strlen(sp->devices[i].id),
+                                 seed)))
             return LR_NOMEM;
         d->first_ms = sp->devices[i].first_ms;
         d->last_ms = sp->devices[i].last_ms;
@@ -434,14 +436,10 @@ static bool dev_match(const struct risk_pdev *d, uint64_t h, const char *id)
     return d->h == h && strcmp(pdev_id(d), id) == 0;
 }
 
-static int dev_find(const struct risk_pent *ent, const char *device,
-                    uint64_t seed)
+static int dev_find(const struct risk_pent *ent, const char *device, uint64_t h)
 {
-    uint64_t h;
-
     if (!device || !device[0])
         return -1;
-    h = risk_hash64(device, strlen(device), seed);
     for (size_t i = 0; i < ent->n_devs; i++) {
         if (dev_match(&ent->devs[i], h, device))
             return (int)i;
@@ -467,12 +465,11 @@ static bool asn_in(const struct risk_pent *ent, uint32_t asn)
     return false;
 }
 
-static void fill_view(const struct risk_pent *ent, const char *device,
-                      const struct risk_place *pl, uint64_t seed,
-                      struct risk_pview *v)
+static void fill_view(const struct risk_pent *ent, const struct risk_pkey *k,
+                      const struct risk_place *pl, struct risk_pview *v)
 {
     v->has_history = ent->last_success_ms > 0;
-    v->device_known = dev_find(ent, device, seed) >= 0;
+    v->device_known = dev_find(ent, k->device, k->dev_h) >= 0;
     v->country_seen = pl->country[0] && country_in(ent, pl->country);
     v->asn_seen = pl->asn && asn_in(ent, pl->asn);
     v->flagged_spray = ent->flagged_spray;
@@ -488,17 +485,25 @@ static void fill_view(const struct risk_pent *ent, const char *device,
     memcpy(v->last_city, ent->last_city, sizeof(v->last_city));
 }
 
-uint64_t risk_profile_prefetch(struct risk_profiles *pc, const char *account)
+void risk_pkey_make(const struct risk_profiles *pc, const char *account,
+                    const char *device, struct risk_pkey *out)
 {
-    uint64_t h = risk_hash64(account, strlen(account), pc->seed);
+    out->account = account;
+    out->h = risk_hash64(account, strlen(account), pc->seed);
+    out->device = device ? device : "";
+    out->dev_h = out->device[0]
+                     ? risk_hash64(out->device, strlen(out->device), pc->seed)
+                     : 0;
+}
 
-    risk_index_prefetch(&pc->ix, h);
-    return h;
+void risk_profile_prefetch(struct risk_profiles *pc, const struct risk_pkey *k)
+{
+    risk_index_prefetch(&pc->ix, k->h);
 }
 
 int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
-                      const char *account, uint64_t h, const char *device,
-                      const struct risk_place *pl, struct risk_pview *out)
+                      const struct risk_pkey *k, const struct risk_place *pl,
+                      struct risk_pview *out)
 {
     struct risk_profiles *pc = e->profiles;
     struct risk_pent *ent;
@@ -506,9 +511,9 @@ int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
 
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&pc->mu);
-    rc = pent_get_locked(e, p, account, h, &ent);
+    rc = pent_get_locked(e, p, k->account, k->h, &ent);
     if (rc == LR_OK)
-        fill_view(ent, device, pl, pc->seed, out);
+        fill_view(ent, k, pl, out);
     pthread_mutex_unlock(&pc->mu);
     return rc;
 }
@@ -516,25 +521,25 @@ int risk_profile_view(struct risk_engine *e, const struct risk_policy *p,
 /* ---- changes ----------------------------------------------------------- */
 
 typedef int (*pent_mod_fn)(struct risk_pent *ent, const struct risk_policy *p,
-                           uint64_t seed, const void *arg);
+                           const struct risk_pkey *k, const void *arg);
 
 static int profile_modify(struct risk_engine *e, const struct risk_policy *p,
-                          const char *account, pent_mod_fn fn, const void *arg)
+                          const struct risk_pkey *k, pent_mod_fn fn,
+                          const void *arg)
 {
     struct risk_profiles *pc = e->profiles;
-    uint64_t h = risk_hash64(account, strlen(account), pc->seed);
     struct store_profile sp;
     struct risk_pent *ent;
     int rc;
 
     pthread_mutex_lock(&pc->mu);
-    rc = pent_get_locked(e, p, account, h, &ent);
+    rc = pent_get_locked(e, p, k->account, k->h, &ent);
     if (rc == LR_OK)
-        rc = fn(ent, p, pc->seed, arg);
+        rc = fn(ent, p, k, arg);
     if (rc == LR_OK && e->store) {
         /* before the save is queued: a later miss must read it */
         if (pc->filter)
-            risk_pfilter_add(pc->filter, h);
+            risk_pfilter_add(pc->filter, k->h);
         pent_to_store(ent, &sp);
     }
     pthread_mutex_unlock(&pc->mu);
@@ -565,13 +570,13 @@ static void dev_front(struct risk_pent *ent, size_t i)
     ent->devs[0] = d;
 }
 
-static int dev_touch(struct risk_pent *ent, const char *device, int64_t ts,
-                     size_t cap, uint64_t seed)
+static int dev_touch(struct risk_pent *ent, const struct risk_pkey *k,
+                     int64_t ts, size_t cap)
 {
-    int i = dev_find(ent, device, seed);
+    int i = dev_find(ent, k->device, k->dev_h);
     struct risk_pdev *d;
 
-    if (!device || !device[0])
+    if (!k->device[0])
         return LR_OK;
     if (i >= 0) {
         if (ts > ent->devs[i].last_ms)
@@ -584,7 +589,7 @@ static int dev_touch(struct risk_pent *ent, const char *device, int64_t ts,
     if (devs_reserve(ent, ent->n_devs + 1))
         return LR_NOMEM;
     d = &ent->devs[ent->n_devs];
-    if (pdev_set(d, device, seed))
+    if (pdev_set(d, k->device, k->dev_h))
         return LR_NOMEM;
     d->first_ms = ts;
     d->last_ms = ts;
@@ -634,19 +639,18 @@ static void asn_touch(struct risk_pent *ent, uint32_t asn, size_t cap)
 }
 
 struct learn_arg {
-    const char *device;
     const struct risk_place *pl;
     int64_t ts;
 };
 
 static int mod_learn(struct risk_pent *ent, const struct risk_policy *p,
-                     uint64_t seed, const void *arg)
+                     const struct risk_pkey *k, const void *arg)
 {
     const struct learn_arg *la = arg;
     const struct risk_place *pl = la->pl;
     int rc;
 
-    rc = dev_touch(ent, la->device, la->ts, dev_cap(p), seed);
+    rc = dev_touch(ent, k, la->ts, dev_cap(p));
     if (rc)
         return rc;
     country_touch(ent, pl->country, place_cap(p));
@@ -666,19 +670,19 @@ static int mod_learn(struct risk_pent *ent, const struct risk_policy *p,
 }
 
 int risk_profile_learn(struct risk_engine *e, const struct risk_policy *p,
-                       const char *account, const char *device,
-                       const struct risk_place *pl, int64_t ts_ms)
+                       const struct risk_pkey *k, const struct risk_place *pl,
+                       int64_t ts_ms)
 {
-    struct learn_arg la = {.device = device, .pl = pl, .ts = ts_ms};
+    struct learn_arg la = {.pl = pl, .ts = ts_ms};
 
-    return profile_modify(e, p, account, mod_learn, &la);
+    return profile_modify(e, p, k, mod_learn, &la);
 }
 
 static int mod_flag(struct risk_pent *ent, const struct risk_policy *p,
-                    uint64_t seed, const void *arg)
+                    const struct risk_pkey *k, const void *arg)
 {
     (void)p;
-    (void)seed;
+    (void)k;
     (void)arg;
     ent->flagged_spray = true;
     return LR_OK;
@@ -687,15 +691,19 @@ static int mod_flag(struct risk_pent *ent, const struct risk_policy *p,
 int risk_profile_flag_spray(struct risk_engine *e, const struct risk_policy *p,
                             const char *account)
 {
-    return profile_modify(e, p, account, mod_flag, NULL);
+    struct risk_pkey k;
+
+    risk_pkey_make(e->profiles, account, "", &k);
+    return profile_modify(e, p, &k, mod_flag, NULL);
 }
 
 static int mod_forget(struct risk_pent *ent, const struct risk_policy *p,
-                      uint64_t seed, const void *arg)
+                      const struct risk_pkey *k, const void *arg)
 {
-    int i = dev_find(ent, arg, seed);
+    int i = dev_find(ent, k->device, k->dev_h);
 
     (void)p;
+    (void)arg;
     if (i < 0)
         return LR_OK;
     pdev_clear(&ent->devs[i]);
@@ -709,7 +717,10 @@ int risk_profile_forget_device(struct risk_engine *e,
                                const struct risk_policy *p, const char *account,
                                const char *device)
 {
+    struct risk_pkey k;
+
     if (!device || !device[0])
         return LR_OK;
-    return profile_modify(e, p, account, mod_forget, device);
+    risk_pkey_make(e->profiles, account, device, &k);
+    return profile_modify(e, p, &k, mod_forget, NULL);
 }

@@ -148,17 +148,19 @@ static int rent_fill(struct risk_rent *ent, const struct risk_attempt *a,
     return rc;
 }
 
-void risk_recent_prefetch(struct risk_recent *r, const char *request_id)
+uint64_t risk_recent_prefetch(struct risk_recent *r, const char *request_id)
 {
+    uint64_t h = rent_hash(r, request_id);
+
     /* the index never grows: its array and mask are fixed at creation */
-    risk_index_prefetch(&r->ix, rent_hash(r, request_id));
+    risk_index_prefetch(&r->ix, h);
+    return h;
 }
 
 int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
-                    const struct risk_place *pl, enum lr_action action,
-                    bool device_known)
+                    uint64_t h, const struct risk_place *pl,
+                    enum lr_action action, bool device_known)
 {
-    uint64_t h = rent_hash(r, a->request_id); /* hashed before locking */
     struct risk_rent *ent;
     int rc;
 
