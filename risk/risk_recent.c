@@ -170,7 +170,7 @@ int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
     if (ent)
         rent_release(r, ent);
     ent = &r->slots[r->next];
-    r->next = (r->next + 1) % r->cap;
+    r->next = r->next + 1 == r->cap ? 0 : r->next + 1;
     rent_release(r, ent);
     rc = rent_fill(ent, a, pl, action, device_known);
     if (rc == LR_OK) {

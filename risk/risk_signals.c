@@ -157,10 +157,15 @@ void risk_fire_rule(struct risk_ctx *c, const struct risk_rule *r,
 static void wave_fold(struct risk_wave *w, int64_t now_ms, uint32_t win_s,
                       double factor)
 {
-    int64_t epoch = now_ms / ((int64_t)win_s * 1000);
-    int64_t skipped;
+    int64_t width = (int64_t)win_s * 1000;
+    int64_t epoch, skipped;
     double v;
 
+    /* Most attempts fall in the current window: no division for them
+     * (times are positive, so the epoch is now_ms / width rounded down). */
+    if (w->started && now_ms < (w->epoch + 1) * width)
+        return;
+    epoch = now_ms / width;
     if (!w->started) {
         w->started = true;
         w->epoch = epoch;

@@ -819,7 +819,11 @@ static int64_t max_age(const struct risk_vtable *t, const struct vview *v,
 {
     int64_t start = v->oldest[w] * t->width[w].d;
     int64_t u = t->unit.d;
-    int64_t first = -floor_div(-start, u); /* ceil(start / u) */
+    /* ceil(start / u): by the reciprocal for the usual non-negative times
+     * (a hardware division costs more than the rest of the count) */
+    int64_t first = start >= 0 && start < ((int64_t)1 << VDIV_BITS) - u
+                        ? vdiv_floor(&t->unit, start + u - 1)
+                        : -floor_div(-start, u);
 
     return head_unit - first;
 }
