@@ -148,12 +148,21 @@ static int rent_fill(struct risk_rent *ent, const struct risk_attempt *a,
     return rc;
 }
 
+/*
+ * Starts loading the two index lines the next put touches: the new id's
+ * slot, and the slot of the oldest decision it will push out (next in the
+ * ring). The index never grows, so its array and mask are fixed; `next`
+ * and the entries' hashes are read and written with relaxed atomics, as a
+ * stale value only prefetches a line for nothing.
+ */
 uint64_t risk_recent_prefetch(struct risk_recent *r, const char *request_id)
 {
     uint64_t h = rent_hash(r, request_id);
+    size_t next = __atomic_load_n(&r->next, __ATOMIC_RELAXED);
 
-    /* the index never grows: its array and mask are fixed at creation */
     risk_index_prefetch(&r->ix, h);
+    risk_index_prefetch(&r->ix,
+                        __atomic_load_n(&r->slots[next].h, __ATOMIC_RELAXED));
     return h;
 }
 
@@ -170,11 +179,12 @@ int risk_recent_put(struct risk_recent *r, const struct risk_attempt *a,
     if (ent)
         rent_release(r, ent);
     ent = &r->slots[r->next];
-    r->next = r->next + 1 == r->cap ? 0 : r->next + 1;
+    __atomic_store_n(&r->next, r->next + 1 == r->cap ? 0 : r->next + 1,
+                     __ATOMIC_RELAXED);
     rent_release(r, ent);
     rc = rent_fill(ent, a, pl, action, device_known);
     if (rc == LR_OK) {
-        ent->h = h;
+        __atomic_store_n(&ent->h, h, __ATOMIC_RELAXED);
         rc = risk_index_put(&r->ix, h, ent); /* cannot be full: n < cap */
     }
     if (rc == LR_OK) {

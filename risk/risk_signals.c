@@ -410,23 +410,59 @@ static const char *anonymous_kind(const struct risk_ctx *c)
     return "anonymous network";
 }
 
-void risk_sig_geo(struct risk_ctx *c)
+/*
+ * Fires @p s with its configured points and minimum action and, when its
+ * reason is listed, readies @p t to write the detail (the appenders of
+ * risk_format.c, for the reasons that fire on many attempts).
+ */
+static bool fire_text(struct risk_ctx *c, enum lr_signal s, struct risk_text *t)
+{
+    const struct cfg_signal *cs = &c->p->cfg->signals[s];
+    struct risk_reason *r = risk_fire_begin(c, s, cs->points, cs->min_action);
+
+    if (!r)
+        return false;
+    risk_text_init(t, r->detail, sizeof(r->detail));
+    return true;
+}
+
+/* R-GEO-1/2: only against a history; a first login is not "new". */
+static void sig_new_place(struct risk_ctx *c)
 {
     const struct risk_place *pl = &c->place;
     const struct risk_pview *pv = &c->pv;
+    struct risk_text t;
+
+    if (pv->has_history && pl->country[0] && !pv->country_seen &&
+        fire_text(c, LR_SIG_NEW_COUNTRY, &t)) {
+        /* "first login from %s (%zu countries seen before)" */
+        risk_text_add(&t, "first login from ");
+        risk_text_add(&t, pl->country);
+        risk_text_add(&t, " (");
+        risk_text_uint(&t, pv->n_countries);
+        risk_text_add(&t, " countries seen before)");
+    }
+    if (pv->has_history && pl->asn && !pv->asn_seen &&
+        fire_text(c, LR_SIG_NEW_ASN, &t)) {
+        /* "first login from AS%u %s (%zu networks seen before)" */
+        risk_text_add(&t, "first login from AS");
+        risk_text_uint(&t, pl->asn);
+        risk_text_add(&t, " ");
+        risk_text_add(&t, c->out->geo.as_org);
+        risk_text_add(&t, " (");
+        risk_text_uint(&t, pv->n_asns);
+        risk_text_add(&t, " networks seen before)");
+    }
+}
+
+void risk_sig_geo(struct risk_ctx *c)
+{
+    const struct risk_place *pl = &c->place;
     const struct geo_info *g = &c->out->geo;
 
     if (!pl->country[0])
         risk_fire_std(c, LR_SIG_GEO_UNKNOWN, "no country known for this IP");
-    /* R-GEO-1/2: only against a history; a first login is not "new". */
-    if (pv->has_history && pl->country[0] && !pv->country_seen)
-        risk_fire_std(c, LR_SIG_NEW_COUNTRY,
-                      "first login from %s (%zu countries seen before)",
-                      pl->country, pv->n_countries);
-    if (pv->has_history && pl->asn && !pv->asn_seen)
-        risk_fire_std(c, LR_SIG_NEW_ASN,
-                      "first login from AS%u %s (%zu networks seen before)",
-                      pl->asn, g->as_org, pv->n_asns);
+    sig_new_place(c);
     if (risk_policy_high_risk(c->p, pl->country))
         risk_fire_std(c, LR_SIG_HIGH_RISK_COUNTRY,
                       "%s is on the high-risk country list", pl->country);
@@ -470,18 +506,14 @@ void risk_sig_device(struct risk_ctx *c)
     const struct cfg_velocity *v = &c->p->cfg->velocity;
     const struct risk_pview *pv = &c->pv;
     int w = risk_win_long(c->e);
+    struct risk_text t;
 
-    if (pv->has_history && !pv->device_known) {
-        if (c->k.has_dev)
-            risk_fire_std(c, LR_SIG_NEW_DEVICE,
-                          "device not among the account's %zu known "
-                          "devices",
-                          pv->n_devices);
-        else
-            risk_fire_std(c, LR_SIG_NEW_DEVICE,
-                          "no device_id sent (account has %zu known "
-                          "devices)",
-                          pv->n_devices);
+    if (pv->has_history && !pv->device_known &&
+        fire_text(c, LR_SIG_NEW_DEVICE, &t)) {
+        risk_text_add(&t, c->k.has_dev ? "device not among the account's "
+                                       : "no device_id sent (account has ");
+        risk_text_uint(&t, pv->n_devices);
+        risk_text_add(&t, c->k.has_dev ? " known devices" : " known devices)");
     }
     if (c->k.has_dev && v->device_distinct_accounts &&
         c->dev.distinct[w] >= v->device_distinct_accounts)

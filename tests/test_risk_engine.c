@@ -306,6 +306,38 @@ static void test_risk_evaluate_new_device(void **state) /* R-DEVICE-1 */
     tenv_free(t);
 }
 
+/* The whole detail text of the R-GEO-1/2 and R-DEVICE-1 reasons. */
+static void assert_whole_detail(const struct risk_decision *d, const char *code,
+                                const char *want)
+{
+    const struct risk_reason *r = reason(d, code);
+
+    assert_non_null(r);
+    if (strcmp(r->detail, want) != 0)
+        dump(d);
+    assert_string_equal(r->detail, want);
+}
+
+static void test_risk_evaluate_new_place_and_device_details(void **state)
+{
+    struct tenv *t = started(NULL, NULL, NULL);
+
+    (void)state;
+    learn(t, IP_LONDON, "alice", "dev-a", T0);
+    ev(t, IP_NEWYORK, "alice", "dev-b", T0 + 12 * HOUR_MS, INVALID);
+    assert_whole_detail(&t->d, "NEW_COUNTRY",
+                        "first login from US (1 countries seen before)");
+    assert_whole_detail(&t->d, "NEW_ASN",
+                        "first login from AS64501 Example Cable US "
+                        "(1 networks seen before)");
+    assert_whole_detail(&t->d, "NEW_DEVICE",
+                        "device not among the account's 1 known devices");
+    ev(t, IP_LONDON, "alice", "", T0 + 13 * HOUR_MS, INVALID);
+    assert_whole_detail(&t->d, "NEW_DEVICE",
+                        "no device_id sent (account has 1 known devices)");
+    tenv_free(t);
+}
+
 static void test_risk_evaluate_known_devices_lru(void **state)
 {
     struct tenv *t = started(NULL, NULL, "limits:\n  devices_per_account: 2\n");
@@ -760,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_risk_evaluate_asn_lists),
         cmocka_unit_test(test_risk_evaluate_new_country_asn),
         cmocka_unit_test(test_risk_evaluate_new_device),
+        cmocka_unit_test(test_risk_evaluate_new_place_and_device_details),
         cmocka_unit_test(test_risk_evaluate_known_devices_lru),
         cmocka_unit_test(test_risk_evaluate_device_distinct_accounts),
         cmocka_unit_test(test_risk_evaluate_travel_30_minutes),
