@@ -60,8 +60,9 @@
  *
  * Layout with 3 windows x 12 buckets and distinct_exact 16: a 32-byte header
  * (hash chain, CLOCK mark, member count, newest time, digest), 144 bytes of
- * counts, 64 bytes of members or sketches: 240 bytes, plus 2 to 4 bytes of
- * hash heads per entry. risk_vtable_entry_bytes() reports the figure.
+ * counts, 64 bytes of members or sketches: 240 bytes, plus 6 to 12 bytes
+ * of hash heads per entry (1.5 to 3 heads per entry, so chains stay short).
+ * risk_vtable_entry_bytes() reports the figure.
  */
 #include "risk/risk_velocity.h"
 
@@ -427,8 +428,9 @@ int risk_vtable_new(const struct risk_vtable_opts *opts,
     t->wide = opts->cap <= VWIDE_CAP;
     t->hand = 1;
     layout_init(t);
-    /* at most one entry per chain on average: each step is a cache miss */
-    while (nb < opts->cap) {
+    /* at most two thirds of an entry per chain on average: each step past
+     * the first is a cache miss the prefetch cannot see coming */
+    while (nb < opts->cap + opts->cap / 2) {
         nb <<= 1;
     }
     t->mask = nb - 1;

@@ -577,7 +577,10 @@ static void test_risk_vtable_new_rejects_bad_opts(void **state)
 
 static void test_risk_vtable_entry_bytes_at_most_256(void **state)
 {
-    static const uint32_t caps[] = {100000, 1000000, 1u << 20, 5000000};
+    /* 43691 ends exactly at a head-array doubling (fewest heads per key),
+     * 87382 just past one (most heads per key) */
+    static const uint32_t caps[] = {100000,  1000000, 1u << 20,
+                                    5000000, 43691,   87382};
 
     (void)state;
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
