@@ -213,10 +213,17 @@ DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"]
 
 
 def run(cmd, input_bytes=None, secs=30, env=None):
-    """Runs a short-lived command; returns CompletedProcess (bytes)."""
-    return subprocess.run(DIE_WITH_PARENT + list(cmd), input=input_bytes,
+    """Runs a short-lived command; returns CompletedProcess (bytes).
+
+    A sanitizer report in its stderr fails the test with the report, rather
+    than with the exit status the sanitizer chose."""
+    proc = subprocess.run(DIE_WITH_PARENT + list(cmd), input=input_bytes,
                           capture_output=True, timeout=timeout(secs),
                           env=child_env(env))
+    err = proc.stderr.decode("utf-8", "replace")
+    if sanitizer_report(err):
+        raise AssertionError("%s: sanitizer report:\n%s" % (cmd[0], err))
+    return proc
 
 
 def sanitizer_report(text):
