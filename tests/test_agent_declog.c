@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 #define FLUSH_MS 10000
 #define THREADS 4
 #define PER_THREAD 500
@@ -33,19 +35,15 @@ static char logpath[PATH_MAX + 32];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lr-declog-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(test_tmpdir_make(tmpdir, sizeof(tmpdir), "declog"), 0);
     snprintf(logpath, sizeof(logpath), "%s/decisions.jsonl", tmpdir);
     return 0;
 }
 
 static int teardown_dir(void **state)
 {
-    char cmd[PATH_MAX + 16];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_tmpdir_remove(tmpdir), 0);
     return 0;
 }
 

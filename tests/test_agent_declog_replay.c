@@ -26,6 +26,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 #define N_EVENTS 600
 #define T0 INT64_C(1800000000000)
 
@@ -34,18 +36,14 @@ static char tmpdir[PATH_MAX];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lr-replay-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(test_tmpdir_make(tmpdir, sizeof(tmpdir), "replay"), 0);
     return 0;
 }
 
 static int teardown_dir(void **state)
 {
-    char cmd[PATH_MAX + 16];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_tmpdir_remove(tmpdir), 0);
     return 0;
 }
 

@@ -21,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 /* ---- helpers ------------------------------------------------------------- */
 
 static void unhex(const char *hex, uint8_t *out, size_t *len_out)
@@ -74,18 +76,14 @@ static char tmpdir[PATH_MAX];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lr-hmac-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(test_tmpdir_make(tmpdir, sizeof(tmpdir), "hmac"), 0);
     return 0;
 }
 
 static int teardown_dir(void **state)
 {
-    char cmd[PATH_MAX + 16];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_tmpdir_remove(tmpdir), 0);
     return 0;
 }
 

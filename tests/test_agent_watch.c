@@ -24,25 +24,23 @@
 
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 static char tmpdir[PATH_MAX];
 static char city[PATH_MAX + 16];
 
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lr-watch-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(test_tmpdir_make(tmpdir, sizeof(tmpdir), "watch"), 0);
     snprintf(city, sizeof(city), "%s/city.mmdb", tmpdir);
     return 0;
 }
 
 static int teardown_dir(void **state)
 {
-    char cmd[PATH_MAX + 16];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_tmpdir_remove(tmpdir), 0);
     return 0;
 }
 

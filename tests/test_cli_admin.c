@@ -19,22 +19,20 @@
 
 #include <cmocka.h>
 
+#include "test_tmpdir.h"
+
 static char tmpdir[256];
 
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/lr-cli-admin-XXXXXX");
-    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+    return test_tmpdir_make(tmpdir, sizeof(tmpdir), "cli-admin");
 }
 
 static int teardown_dir(void **state)
 {
-    char cmd[300];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_tmpdir_remove(tmpdir);
 }
 
 static void path_of(const char *name, char *buf, size_t cap)
