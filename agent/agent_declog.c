@@ -75,21 +75,6 @@ struct agent_declog {
 
 /* ---- error reports ------------------------------------------------------- */
 
-static int declog_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-    LR_PRINTF(4, 5);
-
-static int declog_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errcap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /*
  * Records that @p lost lines were lost to @p what. The first failure is
  * logged at once; after that at most one summary a minute, so a full disk
@@ -293,18 +278,18 @@ static int declog_check_opts(const struct agent_declog_opts *o, char *err,
                              size_t errcap)
 {
     if (o == NULL || o->path == NULL || o->path[0] == '\0')
-        return declog_fail(err, errcap, LR_INVALID, "decision log: no path");
+        return lr_errf(err, errcap, LR_INVALID, "decision log: no path");
     if (o->pseudonymize &&
         (o->key == NULL || o->key_len < AGENT_PSEUDONYM_KEY_MIN))
-        return declog_fail(err, errcap, LR_INVALID,
-                           "decision log: pseudonyms need a key of at least "
-                           "%d bytes",
-                           AGENT_PSEUDONYM_KEY_MIN);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "decision log: pseudonyms need a key of at least "
+                       "%d bytes",
+                       AGENT_PSEUDONYM_KEY_MIN);
     if (o->queue_cap > AGENT_DECLOG_QUEUE_MAX)
-        return declog_fail(err, errcap, LR_INVALID,
-                           "decision log: queue of %u lines is above the "
-                           "limit of %d",
-                           o->queue_cap, AGENT_DECLOG_QUEUE_MAX);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "decision log: queue of %u lines is above the "
+                       "limit of %d",
+                       o->queue_cap, AGENT_DECLOG_QUEUE_MAX);
     return LR_OK;
 }
 
@@ -327,13 +312,13 @@ int agent_declog_open(const struct agent_declog_opts *o,
         return rc;
     dl = calloc(1, sizeof(*dl));
     if (dl == NULL)
-        return declog_fail(err, errcap, LR_NOMEM, "decision log: no memory");
+        return lr_errf(err, errcap, LR_NOMEM, "decision log: no memory");
     dl->fd = -1;
     dl->cap = o->queue_cap != 0 ? o->queue_cap : AGENT_DECLOG_QUEUE_DEFAULT;
     dl->path = strdup(o->path);
     dl->ring = calloc(dl->cap, sizeof(*dl->ring));
     if (dl->path == NULL || dl->ring == NULL) {
-        rc = declog_fail(err, errcap, LR_NOMEM, "decision log: no memory");
+        rc = lr_errf(err, errcap, LR_NOMEM, "decision log: no memory");
         goto out;
     }
     dl->pseudonymize = o->pseudonymize;
@@ -341,13 +326,13 @@ int agent_declog_open(const struct agent_declog_opts *o,
         agent_hmac_init(&dl->key, o->key, o->key_len);
     rc = declog_init_sync(dl);
     if (rc) {
-        declog_fail(err, errcap, rc, "decision log: no condition variable");
+        lr_errf(err, errcap, rc, "decision log: no condition variable");
         goto out;
     }
     declog_open_file(dl);
     if (pthread_create(&dl->thread, NULL, declog_main, dl)) {
-        rc = declog_fail(err, errcap, LR_INTERNAL,
-                         "decision log: cannot start the writer thread");
+        rc = lr_errf(err, errcap, LR_INTERNAL,
+                     "decision log: cannot start the writer thread");
         goto out;
     }
     if (dl->fd >= 0)

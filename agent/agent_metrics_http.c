@@ -37,21 +37,6 @@ struct agent_metrics_server {
     uint16_t port;
 };
 
-static int http_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-    LR_PRINTF(4, 5);
-
-static int http_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errcap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* ---- the address --------------------------------------------------------- */
 
 /* Splits "host:port" or "[v6]:port" into @p host and @p port. */
@@ -96,17 +81,17 @@ static int http_listen(const char *addr, int *fd_out, int *family, char *err,
     int one = 1, fd = -1, rc = LR_OK, gai;
 
     if (http_split(addr, host, sizeof(host), port, sizeof(port)))
-        return http_fail(err, errcap, LR_INVALID,
-                         "metrics listen %s: not host:port or [v6]:port", addr);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "metrics listen %s: not host:port or [v6]:port", addr);
     gai = getaddrinfo(host, port, &hints, &ai);
     if (gai != 0)
-        return http_fail(err, errcap, LR_INVALID, "metrics listen %s: %s", addr,
-                         gai_strerror(gai));
+        return lr_errf(err, errcap, LR_INVALID, "metrics listen %s: %s", addr,
+                       gai_strerror(gai));
     fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, METRICS_BACKLOG)) {
-        rc = http_fail(err, errcap, LR_IO, "metrics listen %s: %s", addr,
-                       strerror(errno));
+        rc = lr_errf(err, errcap, LR_IO, "metrics listen %s: %s", addr,
+                     strerror(errno));
         goto out;
     }
     *family = ai->ai_family;
@@ -220,13 +205,13 @@ int agent_metrics_serve(struct agent_metrics *m, const char *addr,
     int fd = -1, family = AF_INET, rc;
 
     if (m == NULL || addr == NULL || out == NULL)
-        return http_fail(err, errcap, LR_INVALID, "metrics: bad arguments");
+        return lr_errf(err, errcap, LR_INVALID, "metrics: bad arguments");
     rc = http_listen(addr, &fd, &family, err, errcap);
     if (rc)
         return rc;
     s = calloc(1, sizeof(*s));
     if (s == NULL) {
-        rc = http_fail(err, errcap, LR_NOMEM, "metrics: no memory");
+        rc = lr_errf(err, errcap, LR_NOMEM, "metrics: no memory");
         goto out;
     }
     s->metrics = m;
@@ -240,8 +225,8 @@ int agent_metrics_serve(struct agent_metrics *m, const char *addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_CONN_TIMEOUT_S,
         MHD_OPTION_END);
     if (s->daemon == NULL) {
-        rc = http_fail(err, errcap, LR_INTERNAL,
-                       "metrics listen %s: libmicrohttpd did not start", addr);
+        rc = lr_errf(err, errcap, LR_INTERNAL,
+                     "metrics listen %s: libmicrohttpd did not start", addr);
         goto out;
     }
     fd = -1; /* the daemon closes it when stopped */

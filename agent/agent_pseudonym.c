@@ -30,21 +30,6 @@
 #define PSEUDO_FILE "pseudonym.key"
 #define PSEUDO_BYTES 16 /* of the MAC kept: 128 bits */
 
-static int pseudo_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-    LR_PRINTF(4, 5);
-
-static int pseudo_fail(char *err, size_t errcap, int rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errcap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static int pseudo_errno_rc(int e)
 {
     switch (e) {
@@ -66,23 +51,23 @@ static int pseudo_check(const char *path, int fd, char *err, size_t errcap)
     struct stat sb;
 
     if (fstat(fd, &sb))
-        return pseudo_fail(err, errcap, LR_IO, "pseudonym key %s: %s", path,
-                           strerror(errno));
+        return lr_errf(err, errcap, LR_IO, "pseudonym key %s: %s", path,
+                       strerror(errno));
     if (!S_ISREG(sb.st_mode))
-        return pseudo_fail(err, errcap, LR_CORRUPT,
-                           "pseudonym key %s: not a regular file", path);
+        return lr_errf(err, errcap, LR_CORRUPT,
+                       "pseudonym key %s: not a regular file", path);
     if (sb.st_mode & (S_IROTH | S_IWOTH))
-        return pseudo_fail(err, errcap, LR_DENIED,
-                           "pseudonym key %s: other users may read or write "
-                           "it (mode %04o); run chmod 600 on it",
-                           path, (unsigned)(sb.st_mode & 07777));
+        return lr_errf(err, errcap, LR_DENIED,
+                       "pseudonym key %s: other users may read or write "
+                       "it (mode %04o); run chmod 600 on it",
+                       path, (unsigned)(sb.st_mode & 07777));
     if (sb.st_size < AGENT_PSEUDONYM_KEY_MIN ||
         sb.st_size > AGENT_PSEUDONYM_KEY_MAX)
-        return pseudo_fail(err, errcap, LR_CORRUPT,
-                           "pseudonym key %s: %lld bytes; it must hold %d to "
-                           "%d bytes",
-                           path, (long long)sb.st_size, AGENT_PSEUDONYM_KEY_MIN,
-                           AGENT_PSEUDONYM_KEY_MAX);
+        return lr_errf(err, errcap, LR_CORRUPT,
+                       "pseudonym key %s: %lld bytes; it must hold %d to "
+                       "%d bytes",
+                       path, (long long)sb.st_size, AGENT_PSEUDONYM_KEY_MIN,
+                       AGENT_PSEUDONYM_KEY_MAX);
     return LR_OK;
 }
 
@@ -97,18 +82,18 @@ static int pseudo_read_fd(const char *path, int fd, uint8_t *key, size_t cap,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return pseudo_fail(err, errcap, LR_IO, "pseudonym key %s: %s", path,
-                               strerror(errno));
+            return lr_errf(err, errcap, LR_IO, "pseudonym key %s: %s", path,
+                           strerror(errno));
         if (r == 0)
             break;
         n += (size_t)r;
     }
     if (n < AGENT_PSEUDONYM_KEY_MIN || n > AGENT_PSEUDONYM_KEY_MAX)
-        return pseudo_fail(err, errcap, LR_CORRUPT,
-                           "pseudonym key %s: %zu bytes read; it must hold "
-                           "%d to %d bytes",
-                           path, n, AGENT_PSEUDONYM_KEY_MIN,
-                           AGENT_PSEUDONYM_KEY_MAX);
+        return lr_errf(err, errcap, LR_CORRUPT,
+                       "pseudonym key %s: %zu bytes read; it must hold "
+                       "%d to %d bytes",
+                       path, n, AGENT_PSEUDONYM_KEY_MIN,
+                       AGENT_PSEUDONYM_KEY_MAX);
     *len_out = n;
     return LR_OK;
 }
@@ -123,8 +108,8 @@ static int pseudo_read(const char *path, uint8_t *key, size_t cap,
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return pseudo_fail(err, errcap, pseudo_errno_rc(errno),
-                           "pseudonym key %s: %s", path, strerror(errno));
+        return lr_errf(err, errcap, pseudo_errno_rc(errno),
+                       "pseudonym key %s: %s", path, strerror(errno));
     rc = pseudo_check(path, fd, err, errcap);
     if (rc)
         goto out;
@@ -132,8 +117,8 @@ static int pseudo_read(const char *path, uint8_t *key, size_t cap,
     if (rc)
         goto out;
     if (n > cap) {
-        rc = pseudo_fail(err, errcap, LR_INVALID,
-                         "pseudonym key %s: buffer too small", path);
+        rc = lr_errf(err, errcap, LR_INVALID,
+                     "pseudonym key %s: buffer too small", path);
         goto out;
     }
     memcpy(key, buf, n);
@@ -166,19 +151,19 @@ static int pseudo_write_tmp(const char *tmp, char *err, size_t errcap)
     int fd = -1;
 
     if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
-        rc = pseudo_fail(err, errcap, LR_IO, "pseudonym key: getrandom: %s",
-                         strerror(errno));
+        rc = lr_errf(err, errcap, LR_IO, "pseudonym key: getrandom: %s",
+                     strerror(errno));
         goto out;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        rc = pseudo_fail(err, errcap, pseudo_errno_rc(errno),
-                         "pseudonym key %s: %s", tmp, strerror(errno));
+        rc = lr_errf(err, errcap, pseudo_errno_rc(errno),
+                     "pseudonym key %s: %s", tmp, strerror(errno));
         goto out;
     }
     if (fchmod(fd, 0600) || pseudo_write_all(fd, key, sizeof(key)) || fsync(fd))
-        rc = pseudo_fail(err, errcap, LR_IO, "pseudonym key %s: writing: %s",
-                         tmp, strerror(errno));
+        rc = lr_errf(err, errcap, LR_IO, "pseudonym key %s: writing: %s", tmp,
+                     strerror(errno));
 out:
     if (fd >= 0)
         close(fd);
@@ -194,20 +179,20 @@ static int pseudo_create(const char *path, char *err, size_t errcap)
     int rc;
 
     if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
-        return pseudo_fail(err, errcap, LR_IO, "pseudonym key: getrandom: %s",
-                           strerror(errno));
+        return lr_errf(err, errcap, LR_IO, "pseudonym key: getrandom: %s",
+                       strerror(errno));
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%08x", path, (long)getpid(),
                  (unsigned)nonce) >= (int)sizeof(tmp))
-        return pseudo_fail(err, errcap, LR_INVALID,
-                           "pseudonym key %s: path too long", path);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "pseudonym key %s: path too long", path);
     rc = pseudo_write_tmp(tmp, err, errcap);
     if (rc)
         goto out;
     if (link(tmp, path)) {
         rc = pseudo_errno_rc(errno);
         if (rc != LR_EXISTS)
-            pseudo_fail(err, errcap, rc, "pseudonym key %s: %s", path,
-                        strerror(errno));
+            lr_errf(err, errcap, rc, "pseudonym key %s: %s", path,
+                    strerror(errno));
         goto out;
     }
     lr_log(LR_LOG_INFO, "pseudonym key %s: created (%d random bytes)", path,
@@ -225,17 +210,16 @@ int agent_pseudonym_key_load(const char *key_file, const char *state_dir,
     int rc;
 
     if (key == NULL || len_out == NULL || cap < AGENT_PSEUDONYM_KEY_MIN)
-        return pseudo_fail(err, errcap, LR_INVALID,
-                           "pseudonym key: bad arguments");
+        return lr_errf(err, errcap, LR_INVALID, "pseudonym key: bad arguments");
     if (key_file != NULL && key_file[0] != '\0')
         return pseudo_read(key_file, key, cap, len_out, err, errcap);
     if (state_dir == NULL || state_dir[0] == '\0')
-        return pseudo_fail(err, errcap, LR_INVALID,
-                           "pseudonym key: no key file and no state dir");
+        return lr_errf(err, errcap, LR_INVALID,
+                       "pseudonym key: no key file and no state dir");
     if (snprintf(path, sizeof(path), "%s/%s", state_dir, PSEUDO_FILE) >=
         (int)sizeof(path))
-        return pseudo_fail(err, errcap, LR_INVALID,
-                           "pseudonym key: state dir path too long");
+        return lr_errf(err, errcap, LR_INVALID,
+                       "pseudonym key: state dir path too long");
     rc = pseudo_read(path, key, cap, len_out, err, errcap);
     if (rc != LR_NOTFOUND)
         return rc;

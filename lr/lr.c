@@ -4,6 +4,8 @@
  */
 #include "lr/lr.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,6 +15,18 @@ static const char *const lr_err_msgs[] = {LR_ERR_MAP(LR_ERR_MSG_)};
 #define LR_ERR_NAME_(name, msg) #name,
 static const char *const lr_err_names[] = {LR_ERR_MAP(LR_ERR_NAME_)};
 #undef LR_ERR_NAME_
+
+int lr_errf(char *err, size_t errcap, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err != NULL && errcap > 0) {
+        va_start(ap, fmt);
+        vsnprintf(err, errcap, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
 
 const char *lr_strerror(int err)
 {

@@ -50,6 +50,12 @@ enum lr_err { LR_ERR_MAP(LR_ERR_ENUM_) LR_ERR_COUNT_ };
 const char *lr_strerror(int err);
 /** Symbolic name ("NOMEM") for @p err; never NULL, static storage. */
 const char *lr_errname(int err);
+/**
+ * Formats a message into @p err (when not NULL and @p errcap > 0) and
+ * returns @p rc, for "return lr_errf(err, cap, LR_IO, "%s: ...", path);".
+ */
+int lr_errf(char *err, size_t errcap, int rc, const char *fmt, ...)
+    LR_PRINTF(4, 5);
 
 /*
  * Actions, from weakest to strongest; the numeric values match

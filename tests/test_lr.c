@@ -23,6 +23,23 @@ static void test_lr_strerror_every_code_has_a_message(void **state)
     assert_string_equal(lr_strerror(LR_ERR_COUNT_), "unknown error");
 }
 
+static void test_lr_errf_formats_and_returns_rc(void **state)
+{
+    char err[16];
+
+    (void)state;
+    assert_int_equal(lr_errf(err, sizeof(err), LR_IO, "%s: %d", "file", 7),
+                     LR_IO);
+    assert_string_equal(err, "file: 7");
+    /* cut to the buffer, always terminated */
+    assert_int_equal(lr_errf(err, sizeof(err), LR_INVALID, "%s",
+                             "a message longer than sixteen"),
+                     LR_INVALID);
+    assert_string_equal(err, "a message longe");
+    /* no buffer: only the code */
+    assert_int_equal(lr_errf(NULL, 0, LR_NOMEM, "x"), LR_NOMEM);
+}
+
 static void test_lr_action_parse_round_trip(void **state)
 {
     enum lr_action a;
@@ -97,6 +114,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lr_strerror_every_code_has_a_message),
+        cmocka_unit_test(test_lr_errf_formats_and_returns_rc),
         cmocka_unit_test(test_lr_action_parse_round_trip),
         cmocka_unit_test(test_lr_signal_table),
         cmocka_unit_test(test_lr_utf8_valid_cases),
