@@ -33,13 +33,12 @@
 #include "bench/bench_alloc.h"
 #include "bench/bench_hist.h"
 #include "bench/bench_model.h"
+#include "bench/bench_opts.h"
 #include "config/config.h"
 #include "geo/geo.h"
 #include "risk/risk.h"
 #include "risk/risk_velocity.h"
 
-#include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +52,10 @@
 struct be_opts {
     uint64_t evaluations;
     uint64_t warmup;
-    uint32_t accounts;
     uint32_t keys;
     uint32_t profiles;
     uint64_t flood;
-    uint64_t seed;
+    struct bench_model_opts model; /* seed, accounts; passwords always on */
     double event_rate; /* > 0: event time advances 1/rate s per attempt */
     const char *config;
     bool json;
@@ -354,7 +352,7 @@ static void be_report_throughput(const struct be_ctx *c,
                (double)bench_hist_quantile(&t->hist, 0.5) / 1e3,
                (double)bench_hist_quantile(&t->hist, 0.99) / 1e3,
                (double)bench_hist_quantile(&t->hist, 0.999) / 1e3, per,
-               bench_alloc_enabled() ? "true" : "false", c->o.accounts,
+               bench_alloc_enabled() ? "true" : "false", c->o.model.accounts,
                (unsigned long long)c->o.warmup);
         return;
     }
@@ -696,82 +694,45 @@ static void be_usage(FILE *f)
                "          the embedded default config\n");
 }
 
-static int be_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s || *end != '\0' || s[0] == '-' || v > max) {
-        return LR_INVALID;
-    }
-    *out = v;
-    return LR_OK;
-}
-
-static int be_u32(const char *s, uint32_t max, uint32_t *out)
-{
-    uint64_t v;
-
-    if (be_u64(s, max, &v)) {
-        return LR_INVALID;
-    }
-    *out = (uint32_t)v;
-    return LR_OK;
-}
-
-static int be_rate(const char *s, double *out)
-{
-    char *end = NULL;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !(v >= 0.0) || v > 1e9) {
-        return LR_INVALID;
-    }
-    *out = v;
-    return LR_OK;
-}
-
 static const struct option be_longopts[] = {
     {"evaluations", required_argument, NULL, 'n'},
     {"warmup", required_argument, NULL, 'w'},
-    {"accounts", required_argument, NULL, 'a'},
+    {"accounts", required_argument, NULL, BENCH_OPT_ACCOUNTS},
     {"keys", required_argument, NULL, 'k'},
     {"profiles", required_argument, NULL, 'p'},
     {"flood", required_argument, NULL, 'f'},
     {"config", required_argument, NULL, 'c'},
-    {"seed", required_argument, NULL, 's'},
+    {"seed", required_argument, NULL, BENCH_OPT_SEED},
     {"event-rate", required_argument, NULL, 'e'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-static int be_parse_one(struct be_opts *o, int opt, const char *arg)
+static int be_parse_one(void *ctx, int opt, const char *arg)
 {
+    struct be_opts *o = ctx;
+    int rc = bench_model_opt(&o->model, opt, arg);
+
+    if (rc != LR_NOTFOUND) {
+        return rc;
+    }
     switch (opt) {
     case 'n':
-        return be_u64(arg, BE_MAX_COUNT, &o->evaluations);
+        return bench_opt_u64(arg, BE_MAX_COUNT, &o->evaluations);
     case 'w':
-        return be_u64(arg, BE_MAX_COUNT, &o->warmup);
-    case 'a':
-        return be_u32(arg, BENCH_ACCOUNTS_MAX, &o->accounts);
+        return bench_opt_u64(arg, BE_MAX_COUNT, &o->warmup);
     case 'k':
-        return be_u32(arg, 1u << 26, &o->keys);
+        return bench_opt_u32(arg, 1u << 26, &o->keys);
     case 'p':
-        return be_u32(arg, 10000000, &o->profiles);
+        return bench_opt_u32(arg, 10000000, &o->profiles);
     case 'f':
-        return be_u64(arg, BE_MAX_COUNT, &o->flood);
+        return bench_opt_u64(arg, BE_MAX_COUNT, &o->flood);
     case 'c':
         o->config = arg;
         return LR_OK;
-    case 's':
-        return be_u64(arg, UINT64_MAX, &o->seed);
     case 'e':
-        return be_rate(arg, &o->event_rate);
+        return bench_opt_number(arg, 1e9, &o->event_rate);
     case 'j':
         o->json = true;
         return LR_OK;
@@ -783,27 +744,21 @@ static int be_parse_one(struct be_opts *o, int opt, const char *arg)
 /* 0 to run, 1 after --help, 2 on a usage error. */
 static int be_parse(int argc, char **argv, struct be_opts *o)
 {
-    int opt;
+    const struct bench_cmdline cl = {"loginrisk-bench-engine", be_longopts,
+                                     be_usage, be_parse_one, o};
+    int rc;
 
     memset(o, 0, sizeof(*o));
     o->evaluations = 2000000;
     o->warmup = 1000000;
-    o->accounts = 100000;
     o->keys = 100000;
     o->profiles = 100000;
-    o->seed = 1;
-    while ((opt = getopt_long(argc, argv, "", be_longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            be_usage(stdout);
-            return 1;
-        }
-        if (be_parse_one(o, opt, optarg)) {
-            be_usage(stderr);
-            return 2;
-        }
+    bench_model_opts_default(&o->model);
+    rc = bench_opts_parse(&cl, argc, argv);
+    if (rc) {
+        return rc;
     }
-    if (optind != argc || o->accounts == 0 || o->keys == 0 ||
-        o->profiles == 0) {
+    if (o->model.accounts == 0 || o->keys == 0 || o->profiles == 0) {
         be_usage(stderr);
         return 2;
     }
@@ -812,18 +767,14 @@ static int be_parse(int argc, char **argv, struct be_opts *o)
 
 static int be_all(struct be_ctx *c)
 {
-    struct bench_model_opts mo = {0};
     struct cfg *small = NULL;
     int rc;
 
     c->event_origin_ms = lr_now_ms();
     c->event_step_ms = c->o.event_rate > 0.0 ? 1000.0 / c->o.event_rate : 0;
-    mo.seed = c->o.seed;
-    mo.accounts = c->o.accounts;
-    mo.passwords = true;
     /* profiles first: RSS still grows then, before freed engines leave
      * resident free memory behind */
-    rc = bench_model_init(&c->model, &mo, 1);
+    rc = bench_model_init(&c->model, &c->o.model, 1);
     if (rc == LR_OK) {
         rc = be_load_cfg(c->o.config, &small);
     }

@@ -17,11 +17,10 @@
  * reports; loadgen_run.c the gRPC.
  */
 #include "bench/loadgen.h"
+#include "bench/bench_opts.h"
 
 #include <grpc/grpc.h>
 
-#include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,61 +51,6 @@ static void lg_usage(FILE *f)
             "--warmup 2\n"
             "          --inflight 8 --connections 2 --threads 1 --seed 1 "
             "--accounts 100000\n");
-}
-
-static int lg_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end = NULL;
-    unsigned long long v;
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s || *end != '\0' || s[0] == '-' || v > max) {
-        return LR_INVALID;
-    }
-    *out = v;
-    return LR_OK;
-}
-
-static int lg_parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-    uint64_t v;
-    int rc = lg_parse_u64(s, max, &v);
-
-    if (rc == LR_OK) {
-        *out = (uint32_t)v;
-    }
-    return rc;
-}
-
-static int lg_parse_seconds(const char *s, double *out)
-{
-    char *end = NULL;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !(v >= 0.0) ||
-        v > BENCH_LG_DURATION_MAX) {
-        return LR_INVALID;
-    }
-    *out = v;
-    return LR_OK;
-}
-
-static int lg_parse_rate(const char *s, double *out)
-{
-    char *end = NULL;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !(v >= 0.0) ||
-        v > BENCH_LG_RATE_MAX) {
-        return LR_INVALID;
-    }
-    *out = v;
-    return LR_OK;
 }
 
 static int lg_parse_mode(const char *s, enum lg_mode *out)
@@ -149,10 +93,10 @@ static const struct option lg_longopts[] = {
     {"count", required_argument, NULL, 'N'},
     {"timeout-ms", required_argument, NULL, 'o'},
     {"json", no_argument, NULL, 'j'},
-    {"seed", required_argument, NULL, 's'},
-    {"accounts", required_argument, NULL, 'a'},
+    {"seed", required_argument, NULL, BENCH_OPT_SEED},
+    {"accounts", required_argument, NULL, BENCH_OPT_ACCOUNTS},
     {"model", required_argument, NULL, 'M'},
-    {"no-passwords", no_argument, NULL, 'P'},
+    {"no-passwords", no_argument, NULL, BENCH_OPT_NO_PASSWORDS},
     {"agent-pid", required_argument, NULL, 'p'},
     {"probes", required_argument, NULL, 'r'},
     {"rate", required_argument, NULL, 'R'},
@@ -171,20 +115,23 @@ static void lg_defaults(struct lg_cli *cli)
     cli->run.connections = 2;
     cli->run.threads = 1;
     cli->run.timeout_ms = 5000;
-    cli->run.model.seed = 1;
-    cli->run.model.accounts = 100000;
-    cli->run.model.passwords = true;
+    bench_model_opts_default(&cli->run.model);
     cli->run.only_kind = -1;
     cli->mode = LG_MODE_BOTH;
     cli->probes = 8;
     cli->rounds = 1;
 }
 
-static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
+static int lg_parse_one(void *ctx, int opt, const char *arg)
 {
+    struct lg_cli *cli = ctx;
     struct bench_lg_opts *r = &cli->run;
     uint32_t pid;
+    int rc = bench_model_opt(&r->model, opt, arg);
 
+    if (rc != LR_NOTFOUND) {
+        return rc;
+    }
     switch (opt) {
     case 't':
         r->target = arg;
@@ -192,43 +139,36 @@ static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
     case 'm':
         return lg_parse_mode(arg, &cli->mode);
     case 'd':
-        return lg_parse_seconds(arg, &r->duration_s);
+        return bench_opt_number(arg, BENCH_LG_DURATION_MAX, &r->duration_s);
     case 'w':
-        return lg_parse_seconds(arg, &r->warmup_s);
+        return bench_opt_number(arg, BENCH_LG_DURATION_MAX, &r->warmup_s);
     case 'n':
-        return lg_parse_u32(arg, BENCH_LG_INFLIGHT_MAX, &r->inflight);
+        return bench_opt_u32(arg, BENCH_LG_INFLIGHT_MAX, &r->inflight);
     case 'c':
-        return lg_parse_u32(arg, BENCH_LG_CONNECTIONS_MAX, &r->connections);
+        return bench_opt_u32(arg, BENCH_LG_CONNECTIONS_MAX, &r->connections);
     case 'T':
-        return lg_parse_u32(arg, BENCH_LG_THREADS_MAX, &r->threads);
+        return bench_opt_u32(arg, BENCH_LG_THREADS_MAX, &r->threads);
     case 'N':
-        return lg_parse_u64(arg, UINT64_MAX / 2, &r->count);
+        return bench_opt_u64(arg, UINT64_MAX / 2, &r->count);
     case 'o':
-        return lg_parse_u32(arg, 3600000, &r->timeout_ms);
+        return bench_opt_u32(arg, 3600000, &r->timeout_ms);
     case 'j':
         cli->json = true;
         return LR_OK;
-    case 's':
-        return lg_parse_u64(arg, UINT64_MAX, &r->model.seed);
-    case 'a':
-        return lg_parse_u32(arg, BENCH_ACCOUNTS_MAX, &r->model.accounts);
     case 'M':
         return lg_parse_model(arg, &r->only_kind);
-    case 'P':
-        r->model.passwords = false;
-        return LR_OK;
     case 'p':
-        if (lg_parse_u32(arg, INT32_MAX, &pid)) {
+        if (bench_opt_u32(arg, INT32_MAX, &pid)) {
             return LR_INVALID;
         }
         r->agent_pid = (int)pid;
         return LR_OK;
     case 'r':
-        return lg_parse_u32(arg, BENCH_LG_PROBES_MAX, &cli->probes);
+        return bench_opt_u32(arg, BENCH_LG_PROBES_MAX, &cli->probes);
     case 'R':
-        return lg_parse_rate(arg, &r->rate);
+        return bench_opt_number(arg, BENCH_LG_RATE_MAX, &r->rate);
     case 'u':
-        return lg_parse_u32(arg, BENCH_LG_ROUNDS_MAX, &cli->rounds);
+        return bench_opt_u32(arg, BENCH_LG_ROUNDS_MAX, &cli->rounds);
     default:
         return LR_INVALID;
     }
@@ -237,26 +177,18 @@ static int lg_parse_one(struct lg_cli *cli, int opt, const char *arg)
 /* Returns 0 to run, 1 after --help, 2 on a usage error. */
 static int lg_parse(int argc, char **argv, struct lg_cli *cli)
 {
-    int opt;
+    const struct bench_cmdline cl = {"loginrisk-loadgen", lg_longopts, lg_usage,
+                                     lg_parse_one, cli};
+    int rc;
 
     lg_defaults(cli);
-    while ((opt = getopt_long(argc, argv, "", lg_longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            lg_usage(stdout);
-            return 1;
-        }
-        if (lg_parse_one(cli, opt, optarg)) {
-            if (opt != '?') {
-                fprintf(stderr, "loginrisk-loadgen: bad value: %s\n",
-                        optarg ? optarg : "");
-            }
-            lg_usage(stderr);
-            return 2;
-        }
+    rc = bench_opts_parse(&cl, argc, argv);
+    if (rc) {
+        return rc;
     }
-    if (optind != argc || cli->run.duration_s <= 0.0 ||
-        cli->run.inflight == 0 || cli->run.connections == 0 ||
-        cli->run.threads == 0 || cli->run.model.accounts == 0) {
+    if (cli->run.duration_s <= 0.0 || cli->run.inflight == 0 ||
+        cli->run.connections == 0 || cli->run.threads == 0 ||
+        cli->run.model.accounts == 0) {
         lg_usage(stderr);
         return 2;
     }
