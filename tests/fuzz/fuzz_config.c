@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "risk/risk.h"
 #include "risk/risk_internal.h"
+#include "fuzz_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,18 +26,11 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_die(const char *what, const char *detail)
-{
-    fprintf(stderr, "fuzz_config: %s%s%s\n", what, detail ? ": " : "",
-            detail ? detail : "");
-    abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    lr_log_set_level(LR_LOG_ERROR);
+    fuzz_util_init("fuzz_config");
     return 0;
 }
 

@@ -10,6 +10,7 @@
  * ("field: what is wrong").
  */
 #include "risk/risk.h"
+#include "fuzz_util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,18 +19,11 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_die(const char *what, const char *detail)
-{
-    fprintf(stderr, "fuzz_event: %s%s%s\n", what, detail ? ": " : "",
-            detail ? detail : "");
-    abort();
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    lr_log_set_level(LR_LOG_ERROR);
+    fuzz_util_init("fuzz_event");
     return 0;
 }
 

@@ -15,6 +15,7 @@
  * promises: NUL-terminated strings, a location only when it is in range.
  */
 #include "geo/geo.h"
+#include "fuzz_util.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -48,12 +49,6 @@ static const char *const fuzz_ips[] = {
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_die(const char *what)
-{
-    fprintf(stderr, "fuzz_geo: %s\n", what);
-    abort();
-}
-
 static void fuzz_cleanup(void)
 {
     unlink(fuzz_path);
@@ -66,11 +61,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
     (void)argc;
     (void)argv;
-    lr_log_set_level(LR_LOG_ERROR);
+    fuzz_util_init("fuzz_geo");
     snprintf(fuzz_dir, sizeof(fuzz_dir), "%s/fuzz-geo-XXXXXX",
              tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
     if (mkdtemp(fuzz_dir) == NULL)
-        fuzz_die("mkdtemp failed");
+        fuzz_die("mkdtemp failed", NULL);
     snprintf(fuzz_path, sizeof(fuzz_path), "%s/fuzz.mmdb", fuzz_dir);
     atexit(fuzz_cleanup);
     return 0;
@@ -82,11 +77,11 @@ static void fuzz_write(const uint8_t *data, size_t size)
     size_t off = 0;
 
     if (fd < 0)
-        fuzz_die("cannot write the temporary database");
+        fuzz_die("cannot write the temporary database", NULL);
     while (off < size) {
         ssize_t n = write(fd, data + off, size - off);
         if (n <= 0)
-            fuzz_die("short write to the temporary database");
+            fuzz_die("short write to the temporary database", NULL);
         off += (size_t)n;
     }
     close(fd);
@@ -97,11 +92,11 @@ static void fuzz_check_info(const struct geo_info *g)
     if (strnlen(g->country, sizeof(g->country)) == sizeof(g->country) ||
         strnlen(g->city, sizeof(g->city)) == sizeof(g->city) ||
         strnlen(g->as_org, sizeof(g->as_org)) == sizeof(g->as_org))
-        fuzz_die("a string without its NUL");
+        fuzz_die("a string without its NUL", NULL);
     if (g->has_location &&
         (!isfinite(g->latitude) || !isfinite(g->longitude) ||
          fabs(g->latitude) > 90.0 || fabs(g->longitude) > 180.0))
-        fuzz_die("a location out of range");
+        fuzz_die("a location out of range", NULL);
 }
 
 static void fuzz_lookup(const struct geo_db *db, const struct geo_ip *ip)
@@ -153,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         err[0] = '\0';
         rc = geo_db_open(&paths, &db, err, sizeof(err));
         if (rc != LR_OK && (db != NULL || err[0] == '\0'))
-            fuzz_die("a refused database without a message");
+            fuzz_die("a refused database without a message", NULL);
     }
     if (db != NULL) {
         fuzz_lookups(db, data, size);

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "loginrisk/v1/risk.pb-c.h"
+#include "fuzz_util.h"
 
 #define FUZZ_NOW_MS 1700000000000LL
 
@@ -43,12 +44,6 @@ static bool fuzz_verbose; /* LR_FUZZ_VERBOSE=1: say what became of inputs */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void fuzz_die(const char *what)
-{
-    fprintf(stderr, "fuzz_request: %s\n", what);
-    abort();
-}
 
 static void fuzz_print_errors(struct cfg_errors *errs)
 {
@@ -66,25 +61,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
     (void)argc;
     (void)argv;
-    fuzz_verbose = getenv("LR_FUZZ_VERBOSE") != NULL;
-    lr_log_set_level(fuzz_verbose ? LR_LOG_DEBUG : LR_LOG_ERROR);
+    fuzz_verbose = fuzz_util_init("fuzz_request");
     if (cfg_load_string("<embedded default>", yaml, strlen(yaml), &fuzz_cfg,
                         &errs) != LR_OK) {
         fuzz_print_errors(&errs);
-        fuzz_die("the embedded default config does not load");
+        fuzz_die("the embedded default config does not load", NULL);
     }
     paths.city = fuzz_cfg->geo_city;
     paths.asn = fuzz_cfg->geo_asn;
     paths.anonymous = fuzz_cfg->geo_anonymous;
     if (geo_db_open(&paths, &fuzz_geo, err, sizeof(err)) != LR_OK) {
         fprintf(stderr, "%s\n", err);
-        fuzz_die(
-            "the fixture GeoIP databases do not open (build geo_fixtures)");
+        fuzz_die("the fixture GeoIP databases do not open (build geo_fixtures)",
+                 NULL);
     }
     if (risk_engine_new(fuzz_cfg, fuzz_geo, NULL, &fuzz_engine, &errs) !=
         LR_OK) {
         fuzz_print_errors(&errs);
-        fuzz_die("no engine");
+        fuzz_die("no engine", NULL);
     }
     fuzz_lim.now_ms = FUZZ_NOW_MS;
     fuzz_lim.past_s = fuzz_cfg->timestamp_past_s;
@@ -98,16 +92,16 @@ static void fuzz_check_decision(const struct risk_attempt *a,
                                 const struct risk_decision *d)
 {
     if (d->score < 0 || d->score > 100)
-        fuzz_die("score out of 0..100");
+        fuzz_die("score out of 0..100", NULL);
     if (d->action < LR_ACTION_ALLOW || d->action > LR_ACTION_MAX)
-        fuzz_die("action out of range");
+        fuzz_die("action out of range", NULL);
     if (d->n_reasons > RISK_REASONS_MAX)
-        fuzz_die("too many reasons");
+        fuzz_die("too many reasons", NULL);
     for (size_t i = 0; i < d->n_reasons; i++)
         if (d->reasons[i].code[0] == '\0')
-            fuzz_die("a reason without a code");
+            fuzz_die("a reason without a code", NULL);
     if (strcmp(d->request_id, a->request_id) != 0)
-        fuzz_die("request_id not echoed");
+        fuzz_die("request_id not echoed", NULL);
 }
 
 /* The decision-log line: one UTF-8 JSON object that fits its buffer. */
@@ -119,9 +113,9 @@ static void fuzz_encode_decision(const struct risk_attempt *a,
 
     if (risk_decision_to_json(a, d, a->account_id, line, sizeof(line), &len) !=
         LR_OK)
-        fuzz_die("a decision does not fit a decision-log line");
+        fuzz_die("a decision does not fit a decision-log line", NULL);
     if (len != strlen(line) || !lr_utf8_valid(line, len))
-        fuzz_die("decision-log line is not one UTF-8 string");
+        fuzz_die("decision-log line is not one UTF-8 string", NULL);
 }
 
 static void fuzz_attempt(struct agent_arena *arena, const uint8_t *data,
@@ -206,7 +200,7 @@ static void fuzz_outcome(struct agent_arena *arena, const uint8_t *data,
         fprintf(stderr, "outcome %s: %s, applied %d\n", m->request_id,
                 lr_strerror(rc), applied);
     if (rc != LR_OK && applied)
-        fuzz_die("an outcome that failed says it was applied");
+        fuzz_die("an outcome that failed says it was applied", NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
