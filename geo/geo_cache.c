@@ -30,6 +30,17 @@
 #define GEO_NET_INDEX_V4 24
 #define GEO_NET_INDEX_V6 48
 
+/*
+ * What both caches are: a power-of-two array of entries (of the cache's own
+ * type) and the stripe mutexes that guard them. It is the first member of
+ * each cache, so a cache's pointer is its table's.
+ */
+struct geo_table {
+    pthread_mutex_t mu[GEO_STRIPES];
+    void *e;
+    uint32_t mask;
+};
+
 /* What one record gave: only the fields of its database's slot are set. */
 struct geo_rentry {
     uint32_t offset;
@@ -39,9 +50,7 @@ struct geo_rentry {
 };
 
 struct geo_rcache {
-    pthread_mutex_t mu[GEO_STRIPES];
-    struct geo_rentry *e;
-    uint32_t mask;
+    struct geo_table t; /* of struct geo_rentry */
 };
 
 /* The answer for every address of net/bits. */
@@ -53,21 +62,41 @@ struct geo_nentry {
 };
 
 struct geo_ncache {
-    pthread_mutex_t mu[GEO_STRIPES];
-    struct geo_nentry *e;
-    uint32_t mask;
+    struct geo_table t; /* of struct geo_nentry */
 };
 
-static void geo_stripes_init(pthread_mutex_t *mu)
+/*
+ * Allocates a cache of @p cache_size bytes, which begins with a struct
+ * geo_table, and its @p entries entries (a power of two) of @p entry_size
+ * bytes, zeroed (unused). NULL when out of memory.
+ */
+static void *geo_table_new(size_t cache_size, uint32_t entries,
+                           size_t entry_size)
 {
+    struct geo_table *t = calloc(1, cache_size);
+
+    if (t == NULL)
+        return NULL;
+    t->e = calloc(entries, entry_size);
+    if (t->e == NULL) {
+        free(t);
+        return NULL;
+    }
+    t->mask = entries - 1;
     for (int i = 0; i < GEO_STRIPES; i++)
-        pthread_mutex_init(&mu[i], NULL);
+        pthread_mutex_init(&t->mu[i], NULL);
+    return t;
 }
 
-static void geo_stripes_destroy(pthread_mutex_t *mu)
+/* Frees a cache made by geo_table_new(); NULL is a no-op. */
+static void geo_table_free(struct geo_table *t)
 {
+    if (t == NULL)
+        return;
     for (int i = 0; i < GEO_STRIPES; i++)
-        pthread_mutex_destroy(&mu[i]);
+        pthread_mutex_destroy(&t->mu[i]);
+    free(t->e);
+    free(t);
 }
 
 /* Fibonacci hashing of a 64-bit value down to an index under @p mask. */
@@ -80,36 +109,26 @@ static uint32_t geo_index(uint64_t v, uint32_t mask)
 
 int geo_rcache_new(uint32_t entries, struct geo_rcache **out)
 {
-    struct geo_rcache *c = calloc(1, sizeof(*c));
+    struct geo_rcache *c =
+        geo_table_new(sizeof(*c), entries, sizeof(struct geo_rentry));
 
     if (c == NULL)
         return LR_NOMEM;
-    c->e = calloc(entries, sizeof(*c->e));
-    if (c->e == NULL) {
-        free(c);
-        return LR_NOMEM;
-    }
-    c->mask = entries - 1;
-    geo_stripes_init(c->mu);
     *out = c;
     return LR_OK;
 }
 
 void geo_rcache_free(struct geo_rcache *c)
 {
-    if (c == NULL)
-        return;
-    geo_stripes_destroy(c->mu);
-    free(c->e);
-    free(c);
+    geo_table_free(c ? &c->t : NULL);
 }
 
 bool geo_rcache_get(struct geo_rcache *c, uint32_t offset, bool want_asn,
                     struct geo_info *part)
 {
-    uint32_t i = geo_index(offset, c->mask);
-    pthread_mutex_t *mu = &c->mu[i % GEO_STRIPES];
-    const struct geo_rentry *ent = &c->e[i];
+    uint32_t i = geo_index(offset, c->t.mask);
+    pthread_mutex_t *mu = &c->t.mu[i % GEO_STRIPES];
+    const struct geo_rentry *ent = (const struct geo_rentry *)c->t.e + i;
     bool hit;
 
     pthread_mutex_lock(mu);
@@ -123,9 +142,9 @@ bool geo_rcache_get(struct geo_rcache *c, uint32_t offset, bool want_asn,
 void geo_rcache_put(struct geo_rcache *c, uint32_t offset, bool asn_read,
                     const struct geo_info *part)
 {
-    uint32_t i = geo_index(offset, c->mask);
-    pthread_mutex_t *mu = &c->mu[i % GEO_STRIPES];
-    struct geo_rentry *ent = &c->e[i];
+    uint32_t i = geo_index(offset, c->t.mask);
+    pthread_mutex_t *mu = &c->t.mu[i % GEO_STRIPES];
+    struct geo_rentry *ent = (struct geo_rentry *)c->t.e + i;
 
     pthread_mutex_lock(mu);
     ent->offset = offset;
@@ -139,28 +158,18 @@ void geo_rcache_put(struct geo_rcache *c, uint32_t offset, bool asn_read,
 
 int geo_ncache_new(uint32_t entries, struct geo_ncache **out)
 {
-    struct geo_ncache *c = calloc(1, sizeof(*c));
+    struct geo_ncache *c =
+        geo_table_new(sizeof(*c), entries, sizeof(struct geo_nentry));
 
     if (c == NULL)
         return LR_NOMEM;
-    c->e = calloc(entries, sizeof(*c->e));
-    if (c->e == NULL) {
-        free(c);
-        return LR_NOMEM;
-    }
-    c->mask = entries - 1;
-    geo_stripes_init(c->mu);
     *out = c;
     return LR_OK;
 }
 
 void geo_ncache_free(struct geo_ncache *c)
 {
-    if (c == NULL)
-        return;
-    geo_stripes_destroy(c->mu);
-    free(c->e);
-    free(c);
+    geo_table_free(c ? &c->t : NULL);
 }
 
 /* The slot of @p ip: its /24 or /48 with the family, folded. */
@@ -173,12 +182,12 @@ static uint32_t geo_net_slot(const struct geo_ncache *c,
     if (ip->family == 4) {
         geo_ip_prefix(ip, GEO_NET_INDEX_V4, &pfx);
         memcpy(&a, pfx.addr, sizeof(a)); /* addr[4..7] are zero */
-        return geo_index(a ^ 4, c->mask);
+        return geo_index(a ^ 4, c->t.mask);
     }
     geo_ip_prefix(ip, GEO_NET_INDEX_V6, &pfx);
     memcpy(&a, pfx.addr, sizeof(a));
     memcpy(&b, pfx.addr + 8, sizeof(b));
-    return geo_index((a ^ (b * 0xff51afd7ed558ccdULL)) ^ 6, c->mask);
+    return geo_index((a ^ (b * 0xff51afd7ed558ccdULL)) ^ 6, c->t.mask);
 }
 
 /* True when @p ip lies in the entry's network. */
@@ -196,8 +205,8 @@ bool geo_ncache_get(struct geo_ncache *c, const struct geo_ip *ip,
                     struct geo_info *out)
 {
     uint32_t i = geo_net_slot(c, ip);
-    pthread_mutex_t *mu = &c->mu[i % GEO_STRIPES];
-    const struct geo_nentry *ent = &c->e[i];
+    pthread_mutex_t *mu = &c->t.mu[i % GEO_STRIPES];
+    const struct geo_nentry *ent = (const struct geo_nentry *)c->t.e + i;
     bool hit;
 
     pthread_mutex_lock(mu);
@@ -212,8 +221,8 @@ void geo_ncache_put(struct geo_ncache *c, const struct geo_ip *ip,
                     unsigned bits, const struct geo_info *info)
 {
     uint32_t i = geo_net_slot(c, ip);
-    pthread_mutex_t *mu = &c->mu[i % GEO_STRIPES];
-    struct geo_nentry *ent = &c->e[i];
+    pthread_mutex_t *mu = &c->t.mu[i % GEO_STRIPES];
+    struct geo_nentry *ent = (struct geo_nentry *)c->t.e + i;
     struct geo_ip net;
 
     geo_ip_prefix(ip, bits, &net);

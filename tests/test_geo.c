@@ -11,6 +11,7 @@
  * in one precise way.
  */
 #include "geo/geo.h"
+#include "geo/geo_cache.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1196,6 +1197,81 @@ static void test_geo_lookup_cached_networks_in_one_slot(void **state)
     geo_db_free(db);
 }
 
+/* The record cache on its own: a hit gives back what was put, ASN fields
+ * only when they were read, and the array never holds more than its size. */
+static void test_geo_rcache_put_get(void **state)
+{
+    struct geo_rcache *c = NULL;
+    struct geo_info part = {.country = "AU", .asn = 64500};
+    struct geo_info got;
+    unsigned hits = 0;
+
+    (void)state;
+    geo_rcache_free(NULL);
+    assert_int_equal(geo_rcache_new(8, &c), LR_OK);
+    assert_false(geo_rcache_get(c, 100, false, &got));
+    geo_rcache_put(c, 100, false, &part);
+    memset(&got, 0, sizeof(got));
+    assert_true(geo_rcache_get(c, 100, false, &got));
+    assert_info_equal(&got, &part);
+    assert_false(geo_rcache_get(c, 100, true, &got));
+    geo_rcache_put(c, 100, true, &part);
+    assert_true(geo_rcache_get(c, 100, true, &got));
+    for (uint32_t off = 1000; off < 1064; off++) {
+        part.asn = off;
+        geo_rcache_put(c, off, false, &part);
+        assert_true(geo_rcache_get(c, off, false, &got));
+        assert_int_equal(got.asn, off);
+    }
+    for (uint32_t off = 1000; off < 1064; off++) {
+        if (geo_rcache_get(c, off, false, &got)) {
+            assert_int_equal(got.asn, off);
+            hits++;
+        }
+    }
+    assert_in_range(hits, 1, 8);
+    geo_rcache_free(c);
+}
+
+/* The network cache on its own: an entry answers for every address of its
+ * network that meets it in its slot, and for no other. */
+static void test_geo_ncache_put_get(void **state)
+{
+    struct geo_ncache *c = NULL;
+    struct geo_info info = {.country = "NZ", .city = "Auckland"};
+    struct geo_info got;
+    struct geo_ip ip;
+
+    (void)state;
+    geo_ncache_free(NULL);
+    assert_int_equal(geo_ncache_new(64, &c), LR_OK);
+    ip = ip_of("192.0.2.5");
+    assert_false(geo_ncache_get(c, &ip, &got));
+    geo_ncache_put(c, &ip, 24, &info);
+    ip = ip_of("192.0.2.77");
+    assert_true(geo_ncache_get(c, &ip, &got));
+    assert_info_equal(&got, &info);
+    ip = ip_of("192.0.3.77");
+    assert_false(geo_ncache_get(c, &ip, &got));
+    /* a /25 shares the /24's slot but answers only for its own half */
+    ip = ip_of("192.0.2.200");
+    geo_ncache_put(c, &ip, 25, &info);
+    assert_true(geo_ncache_get(c, &ip, &got));
+    ip = ip_of("192.0.2.77");
+    assert_false(geo_ncache_get(c, &ip, &got));
+    /* IPv6 by its /48; bits past 128 mean the one address */
+    ip = ip_of("2001:db8::1");
+    assert_false(geo_ncache_get(c, &ip, &got));
+    geo_ncache_put(c, &ip, 32, &info);
+    ip = ip_of("2001:db8:0:1::9");
+    assert_true(geo_ncache_get(c, &ip, &got));
+    geo_ncache_put(c, &ip, 200, &info);
+    assert_true(geo_ncache_get(c, &ip, &got));
+    ip = ip_of("2001:db8:0:1::8");
+    assert_false(geo_ncache_get(c, &ip, &got));
+    geo_ncache_free(c);
+}
+
 /* Answers from a warm cache, in any order, are those of a cold one. */
 static void cache_same_answers(const char *city, const char *asn,
                                const char *anon)
@@ -1658,6 +1734,8 @@ int main(void)
         cmocka_unit_test(test_geo_lookup_cached_same_answers),
         cmocka_unit_test(test_geo_lookup_cached_city_asn_later),
         cmocka_unit_test(test_geo_lookup_cached_networks_in_one_slot),
+        cmocka_unit_test(test_geo_rcache_put_get),
+        cmocka_unit_test(test_geo_ncache_put_get),
         cmocka_unit_test(test_geo_db_open_missing_file),
         cmocka_unit_test(test_geo_db_open_directory),
         cmocka_unit_test(test_geo_db_open_truncated),
