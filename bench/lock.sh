@@ -43,15 +43,8 @@ DATA=$(cd "$BUILD/data" && pwd)
 TARGET=127.0.0.1:$PORT
 
 tmp=$(mktemp -d /tmp/loginrisk-lock.XXXXXX)
-AGENT_PID=""
-cleanup() {
-    if [ -n "$AGENT_PID" ]; then
-        kill -TERM "$AGENT_PID" 2>/dev/null || true
-        wait "$AGENT_PID" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. ./bench/agent.sh
+trap bench_cleanup EXIT INT TERM
 
 # --generate prints the new token and its PHC hash; take both apart
 "$RISKCTL" token-hash --generate >"$tmp/token.out" 2>/dev/null
@@ -82,19 +75,7 @@ admin:
 YAML
 
 start_agent() {
-    "$AGENT" --config "$tmp/lock.yaml" >>"$tmp/agent.log" 2>&1 &
-    AGENT_PID=$!
-    i=0
-    until "$LOADGEN" --target "$TARGET" --method health --duration 0.1 \
-        --warmup 0 --inflight 1 --connections 1 >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ "$i" -ge 100 ] || ! kill -0 "$AGENT_PID" 2>/dev/null; then
-            echo "agent did not start:" >&2
-            cat "$tmp/agent.log" >&2
-            exit 1
-        fi
-        sleep 0.2
-    done
+    agent_start --config "$tmp/lock.yaml"
 }
 
 echo "# machine: $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -124,9 +105,7 @@ awk -v n="$COUNT" -v a="$t0" -v b="$t1" 'BEGIN {
         n / (b - a) }'
 
 echo "# kill -9 the agent, start it again on the same state"
-kill -KILL "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
-AGENT_PID=""
+agent_kill
 start_agent
 rows=$(sqlite3 "file:$tmp/state/loginrisk.db?mode=ro" \
     "SELECT count(*) FROM locks WHERE account_id LIKE 'lock%@example.com'")

@@ -59,15 +59,8 @@ ENGINE=$BUILD/bench/loginrisk-bench-engine
 TARGET=127.0.0.1:$PORT
 
 tmp=$(mktemp -d /tmp/loginrisk-bench.XXXXXX)
-AGENT_PID=""
-cleanup() {
-    if [ -n "$AGENT_PID" ]; then
-        kill -TERM "$AGENT_PID" 2>/dev/null || true
-        wait "$AGENT_PID" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT INT TERM
+. ./bench/agent.sh
+trap bench_cleanup EXIT INT TERM
 
 # Every figure under its command, with the machine's load when it started:
 # other work on a 2-core box moves every number.
@@ -85,33 +78,9 @@ state_size() {
 
 start_agent() {
     mkdir -p "$tmp/state"
-    "$AGENT" --listen "$TARGET" --state-dir "$tmp/state" \
-        >"$tmp/agent.log" 2>&1 &
-    AGENT_PID=$!
-    i=0
-    until "$LOADGEN" --target "$TARGET" --method health --duration 0.1 \
-        --warmup 0 --inflight 1 --connections 1 >/dev/null 2>&1; do
-        i=$((i + 1))
-        if [ "$i" -ge 50 ] || ! kill -0 "$AGENT_PID" 2>/dev/null; then
-            echo "agent did not start:" >&2
-            cat "$tmp/agent.log" >&2
-            exit 1
-        fi
-        sleep 0.2
-    done
+    agent_start --listen "$TARGET" --state-dir "$tmp/state"
     echo "# agent pid $AGENT_PID on $TARGET, embedded default config," \
         "state in $tmp/state"
-}
-
-stop_agent() {
-    echo "# stopping agent $AGENT_PID (SIGTERM drains)"
-    kill -TERM "$AGENT_PID"
-    if wait "$AGENT_PID"; then
-        echo "# agent exited 0"
-    else
-        echo "# agent exited $?"
-    fi
-    AGENT_PID=""
 }
 
 echo "# machine: $(nproc) CPUs, $(uname -sr); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -174,7 +143,7 @@ if [ "$SKIP_FLOOD" -eq 0 ]; then
     # a fresh agent and state: the mix above shares the probe users' /24s,
     # and its counters ageing out of their windows would change the probes'
     # decisions whatever the flood did
-    stop_agent
+    agent_stop
     rm -rf "$tmp/state"
     start_agent
     run sh bench/flood.sh --loadgen "$LOADGEN" --target "$TARGET" \
@@ -183,7 +152,7 @@ if [ "$SKIP_FLOOD" -eq 0 ]; then
 fi
 
 echo
-stop_agent
+agent_stop
 
 if [ "$SKIP_LOCK" -eq 0 ]; then
     echo
