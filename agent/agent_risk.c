@@ -5,12 +5,19 @@
  * invalid with INVALID_ARGUMENT naming the field, calls the engine and
  * encodes the answer from stack storage.
  *
- * A failed password arrives with CREDENTIAL_INVALID. It goes to the spray
- * pool (Argon2id, off the gRPC threads) and every copy the agent holds is
- * wiped at once; the pool's thread then evaluates with the fingerprint and
- * sends the answer itself. When the pool is full the attempt is evaluated at
- * once without a fingerprint (and counted), so a burst of failed passwords
- * never queues without bound.
+ * A failed password arrives with CREDENTIAL_INVALID. The attempt is
+ * evaluated and answered at once, without the password's fingerprint: the
+ * password and a copy of the attempt (ids, address, time; nothing in the
+ * call's arena) go to the spray pool's preallocated job slot, and every copy
+ * the agent holds is wiped before the answer is sent. When the pool has run
+ * Argon2id (about 0.5 ms at the default cost, on low-priority threads), its
+ * thread hands the fingerprint to risk_note_fingerprint(): the fingerprint
+ * then counts for later attempts and marks its sources when it is sprayed
+ * (docs/signals.md, R-SPRAY-1), with no second decision and no second reply.
+ * Waiting for it would put Argon2 and its queue on every failed login's
+ * latency, for a credential that failed anyway. When the pool is full the
+ * fingerprint is skipped (and counted), so a burst of failed passwords never
+ * queues without bound.
  */
 #include "agent/agent.h"
 #include "agent/agent_jobs.h"
@@ -38,7 +45,6 @@ struct agent_eval {
     struct agent_call *call;
     struct risk_attempt a;
     char request_id[RISK_REQUEST_ID_MAX];
-    uint8_t fp[RISK_FP_LEN];
 };
 
 /* ---- decision -> protobuf ------------------------------------------------ */
@@ -123,18 +129,76 @@ void agent_decision_to_pb(struct risk_decision *d, struct agent_decision_pb *pb)
 
 /* ---- Evaluate ------------------------------------------------------------ */
 
-static void agent_eval_finish(struct agent_eval *ev)
+/*
+ * Runs on a spray pool thread once the fingerprint is ready, after the call
+ * was answered (and maybe freed): @p a is the job's own copy, @p arg the
+ * agent's state, which outlives the pool (agent_state_free() frees the pool
+ * before the engine).
+ */
+static void agent_spray_done(const uint8_t *fp, const struct risk_attempt *a,
+                             void *arg)
+{
+    struct agent_state *st = arg;
+    int rc;
+
+    if (fp == NULL || a == NULL) {
+        atomic_fetch_add(&st->spray_failed, 1);
+        return;
+    }
+    rc = risk_note_fingerprint(st->engine, a, fp);
+    if (rc) {
+        lr_log(LR_LOG_WARN, "spray: counting the fingerprint of %s failed: %s",
+               a->request_id, lr_strerror(rc));
+        atomic_fetch_add(&st->spray_failed, 1);
+    }
+}
+
+/*
+ * Hands the password and a copy of the attempt to the spray pool (which
+ * keeps no pointer into the call) and wipes the agent's copies. Called after
+ * the evaluation, so the attempt's own fingerprint never races its answer:
+ * it counts for later attempts only.
+ */
+static void agent_eval_spray(struct agent_eval *ev,
+                             Loginrisk__V1__LoginAttempt *m, bool spray_on)
+{
+    ProtobufCBinaryData *pw = &m->attempted_password;
+    int rc = LR_SHUTDOWN;
+
+    if (spray_on)
+        rc = risk_spray_submit(ev->st->spray, pw->data, pw->len, &ev->a,
+                               agent_spray_done, ev->st);
+    lr_wipe(pw->data, pw->len);
+    agent_call_wipe_request(ev->call);
+    if (rc == LR_BUSY)
+        atomic_fetch_add(&ev->st->spray_skipped, 1);
+    else if (rc != LR_OK && spray_on)
+        atomic_fetch_add(&ev->st->spray_failed, 1);
+}
+
+/*
+ * Evaluates and answers. A password is handed to the spray pool (or only
+ * wiped, when the attempt was not evaluated) before the answer goes out:
+ * the call's memory is not touched after agent_call_reply().
+ */
+static void agent_eval_finish(struct agent_eval *ev,
+                              Loginrisk__V1__LoginAttempt *m, bool spray_on)
 {
     struct risk_decision d;
     struct agent_decision_pb pb;
+    bool has_pw = m->attempted_password.len > 0;
     int rc;
 
     if (agent_call_expired(ev->call)) {
+        if (has_pw)
+            agent_eval_spray(ev, m, false);
         agent_call_fail(ev->call, AGENT_ST_DEADLINE_EXCEEDED,
                         "deadline passed before the evaluation");
         return;
     }
     rc = risk_evaluate(ev->st->engine, &ev->a, &d);
+    if (has_pw)
+        agent_eval_spray(ev, m, spray_on && rc == LR_OK);
     if (rc) {
         lr_log(LR_LOG_WARN, "evaluate %s failed: %s", ev->request_id,
                lr_strerror(rc));
@@ -148,44 +212,6 @@ static void agent_eval_finish(struct agent_eval *ev)
     agent_declog_write(ev->st->declog, &ev->a, &d);
     agent_decision_to_pb(&d, &pb);
     agent_call_reply(ev->call, &pb.msg.base);
-}
-
-/* Runs on a spray pool thread once the fingerprint is ready. */
-static void agent_eval_fp_done(const uint8_t *fp, void *arg)
-{
-    struct agent_eval *ev = arg;
-
-    if (fp != NULL) {
-        memcpy(ev->fp, fp, RISK_FP_LEN);
-        ev->a.fingerprint = ev->fp;
-    } else {
-        atomic_fetch_add(&ev->st->spray_failed, 1);
-    }
-    agent_eval_finish(ev);
-}
-
-/*
- * Hands the password to the spray pool and wipes the agent's copies.
- * True when the pool took it (it will finish the call).
- */
-static bool agent_eval_spray(struct agent_eval *ev,
-                             Loginrisk__V1__LoginAttempt *m, bool spray_on)
-{
-    ProtobufCBinaryData *pw = &m->attempted_password;
-    int rc = LR_SHUTDOWN;
-
-    if (spray_on)
-        rc = risk_spray_submit(ev->st->spray, pw->data, pw->len,
-                               agent_eval_fp_done, ev);
-    lr_wipe(pw->data, pw->len);
-    agent_call_wipe_request(ev->call);
-    if (rc == LR_OK)
-        return true;
-    if (rc == LR_BUSY)
-        atomic_fetch_add(&ev->st->spray_skipped, 1);
-    else if (spray_on)
-        atomic_fetch_add(&ev->st->spray_failed, 1);
-    return false;
 }
 
 static void agent_eval_fill(struct agent_eval *ev,
@@ -255,9 +281,7 @@ static void agent_evaluate(struct agent_call *call, void *ctx)
     ev->st = st;
     ev->call = call;
     agent_eval_fill(ev, m, &chk);
-    if (m->attempted_password.len > 0 && agent_eval_spray(ev, m, spray_on))
-        return;
-    agent_eval_finish(ev);
+    agent_eval_finish(ev, m, spray_on);
 }
 
 /* ---- ReportOutcome ------------------------------------------------------- */

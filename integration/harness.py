@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 # grpcio's fork support is not needed (children are exec'd at once) and its
 # fork handlers are a deadlock risk; this must precede the first grpc import
@@ -306,6 +307,10 @@ class AgentError(AssertionError):
     pass
 
 
+# password fingerprints counted by the engine (the spray pool's work done)
+SPRAY_FINGERPRINTS = "loginrisk_spray_fingerprints_total"
+
+
 class Agent:
     """One loginrisk-agent process with its own temp dir, config and state.
 
@@ -324,6 +329,7 @@ class Agent:
         self.state_dir = os.path.join(self.dir, "state")
         self.stderr_path = os.path.join(self.dir, "agent.stderr")
         self.proc = None
+        self.metrics_port = None
         self.exit_code = None
         self._stderr_file = None
         self._channels = []
@@ -471,6 +477,51 @@ class Agent:
                 raise AgentError("no output matching %r\n%s" %
                                  (pattern, self.describe()))
             time.sleep(0.02)
+
+    # ---- metrics
+
+    def metrics_args(self):
+        """Arguments for start(): /metrics on a free loopback port."""
+        self.metrics_port = free_port()
+        return ["--metrics-listen", "127.0.0.1:%d" % self.metrics_port]
+
+    def metric(self, name):
+        """The value of the unlabelled sample @name on /metrics (the agent
+        was started with metrics_args()), or None when it is not exported."""
+        url = "http://127.0.0.1:%d/metrics" % self.metrics_port
+        with urllib.request.urlopen(url, timeout=timeout(10)) as r:
+            text = r.read().decode("utf-8")
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == name:
+                return float(parts[1])
+        return None
+
+    def metric_needed(self, name):
+        """metric(), skipping the test when the agent does not export
+        @name."""
+        v = self.metric(name)
+        if v is None:
+            raise unittest.SkipTest("the agent does not export %s" % name)
+        return v
+
+    def wait_metric(self, name, at_least, secs=15):
+        """Polls /metrics until @name reaches @at_least; returns the value.
+        Skips the test when the agent does not export @name."""
+        deadline = time.monotonic() + timeout(secs)
+        while True:
+            v = self.metric_needed(name)
+            if v >= at_least:
+                return v
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AgentError("%s stayed at %s, expected >= %s\n%s" %
+                                 (name, v, at_least, self.describe()))
+            time.sleep(0.02)
+
+    def wait_fingerprints(self, n, secs=30):
+        """Waits until the spray pool has handed @n password fingerprints
+        to the engine (answers do not wait for them, R-SPRAY-1)."""
+        return self.wait_metric(SPRAY_FINGERPRINTS, n, secs)
 
     # ---- clients
 

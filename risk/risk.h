@@ -10,9 +10,11 @@
  * Time comes from the attempt (timestamp_ms), never from the wall clock, so
  * tests move time by choosing timestamps and replay runs in event time.
  *
- * Passwords never enter risk_evaluate(): the caller turns an attempted
- * password into a fingerprint first (risk_spray_*), on the bounded spray
- * pool, off the gRPC threads.
+ * Passwords never enter the engine: the caller turns an attempted password
+ * into a fingerprint (risk_spray_*), on the bounded spray pool, off the
+ * gRPC threads. In-process callers (replay, benchmarks) pass it with the
+ * attempt to risk_evaluate(); the agent answers without waiting and the pool
+ * hands the fingerprint in afterwards with risk_note_fingerprint().
  *
  * Thread-safety: risk_evaluate(), risk_report_outcome() and
  * risk_engine_set_policy() may be called from any thread at once.
@@ -34,7 +36,8 @@
 #define RISK_CODE_MAX 72 /* "RULE:" + rule name */
 #define RISK_DETAIL_MAX 160
 #define RISK_VERSION_MAX 65
-#define RISK_FP_LEN 16 /* password fingerprint bytes */
+#define RISK_FP_LEN 16     /* password fingerprint bytes */
+#define RISK_SPRAY_NICE 10 /* spray workers' nice value above the process */
 
 struct risk_engine;
 
@@ -138,13 +141,30 @@ struct risk_stats {
     uint64_t spray_skipped;   /* fingerprints skipped because the pool was full
                                  (the engine never sees these: 0 here, the
                                  agent adds its pool's count) */
-    uint64_t spray_done;      /* evaluations that carried a fingerprint */
+    uint64_t spray_done;      /* fingerprints counted: an evaluation's own
+                                 or one noted afterwards */
     uint64_t history_dropped; /* history rows the store queue refused */
     uint64_t profile_dropped; /* profile saves the store queue refused */
     uint64_t profile_entries; /* account profiles held in memory */
     uint64_t recent_entries;  /* decisions kept for ReportOutcome joins */
     uint64_t auto_locks;      /* automatic locks placed (fraud, spray) */
 };
+
+/**
+ * Counts the fingerprint @p fp of the failed password of an attempt that was
+ * already evaluated without it (docs/signals.md, R-SPRAY-1): the distinct
+ * accounts per fingerprint grow and, when the fingerprint is or becomes
+ * sprayed, the attempt's sources (IP, /24 or /64, device) are marked, exactly
+ * as risk_evaluate() does with @p a->fingerprint set. Makes no decision and
+ * touches nothing else (no profile, recent decision, history or lock); the
+ * attempt's own answer is not changed, later attempts from its sources see
+ * the marks. @p a->fingerprint is ignored. Nothing is counted while
+ * spray.enabled is false. LR_INVALID for an attempt that breaks the
+ * struct's contract; LR_NOMEM. Safe from any thread, during evaluations.
+ */
+LR_WUR int risk_note_fingerprint(struct risk_engine *e,
+                                 const struct risk_attempt *a,
+                                 const uint8_t fp[RISK_FP_LEN]);
 
 /** Fills @p out (zeros for a NULL engine); safe while evaluations run. */
 void risk_engine_stats(struct risk_engine *e, struct risk_stats *out);
@@ -170,13 +190,20 @@ void risk_account_counters(struct risk_engine *e, const char *account_id,
 
 struct risk_spray_pool;
 
-/** Runs on a pool thread once the fingerprint is ready (or failed: fp NULL). */
-typedef void (*risk_spray_done_fn)(const uint8_t *fp, void *arg);
+/**
+ * Runs on a pool thread once the fingerprint is ready (or failed: fp NULL).
+ * @p a is the pool's own copy of the attempt given to risk_spray_submit()
+ * (NULL when none was given); it and @p fp live until the callback returns.
+ */
+typedef void (*risk_spray_done_fn)(const uint8_t *fp,
+                                   const struct risk_attempt *a, void *arg);
 
 /**
  * Starts @p cfg->spray.threads workers with a queue of @p cfg->spray.queue
  * and the pepper (secret salt) read from @p pepper; @p pepper_len >= 16.
- * The pepper is copied and wiped on free.
+ * The pepper is copied and wiped on free. On Linux the workers run at a
+ * nice value RISK_SPRAY_NICE above the process's, so Argon2 never takes
+ * the CPU from the threads that answer.
  */
 LR_WUR int risk_spray_pool_new(const struct cfg_spray *cfg,
                                const uint8_t *pepper, size_t pepper_len,
@@ -186,12 +213,19 @@ LR_WUR int risk_spray_pool_new(const struct cfg_spray *cfg,
 void risk_spray_pool_free(struct risk_spray_pool *p);
 
 /**
- * Copies @p password (wiped as soon as it is hashed) and queues it. LR_BUSY
- * when the queue is full: nothing is queued and the caller continues without
- * a fingerprint (and counts it). @p done runs exactly once on success.
+ * Copies @p password (wiped as soon as it is hashed) and, when @p a is not
+ * NULL, the attempt (its request, account and device ids, address, time and
+ * credential; not the user agent, not the fingerprint) into a preallocated
+ * job slot, and queues it: the caller's memory is not used after the call
+ * returns. LR_BUSY when the queue is full: nothing is queued and the caller
+ * continues without a fingerprint (and counts it). LR_INVALID for a password
+ * over 1024 bytes or ids longer than struct risk_attempt allows.
+ * @p done runs exactly once on success, with @p arg, which must outlive the
+ * pool or the job.
  */
 LR_WUR int risk_spray_submit(struct risk_spray_pool *p, const uint8_t *password,
-                             size_t len, risk_spray_done_fn done, void *arg);
+                             size_t len, const struct risk_attempt *a,
+                             risk_spray_done_fn done, void *arg);
 
 /** Computes a fingerprint synchronously (tests, replay). */
 LR_WUR int risk_spray_fingerprint(struct risk_spray_pool *p,

@@ -382,7 +382,7 @@ int risk_auto_lock(struct risk_engine *e, const struct risk_policy *p,
 
 /* ---- evaluate ---------------------------------------------------------- */
 
-static int check_attempt(const struct risk_attempt *a)
+int risk_attempt_check(const struct risk_attempt *a)
 {
     size_t n;
 
@@ -551,8 +551,6 @@ static void count_stats(struct risk_ctx *c)
         atomic_fetch_add_explicit(&e->by_signal[s], 1, memory_order_relaxed);
         f &= f - 1;
     }
-    if (c->a->fingerprint)
-        atomic_fetch_add_explicit(&e->fingerprints, 1, memory_order_relaxed);
 }
 
 static int finish(struct risk_ctx *c)
@@ -586,7 +584,7 @@ int risk_evaluate(struct risk_engine *e, const struct risk_attempt *a,
 
     if (!e || !a || !out)
         return LR_INVALID;
-    rc = check_attempt(a);
+    rc = risk_attempt_check(a);
     if (rc)
         return rc;
     p = risk_policy_acquire(e);

@@ -480,6 +480,9 @@ void risk_sig_spray(struct risk_ctx *c);
 void risk_rules_apply(struct risk_ctx *c);
 void risk_decide(struct risk_ctx *c);
 
+/** LR_OK when @p a keeps struct risk_attempt's contract, else LR_INVALID. */
+LR_WUR int risk_attempt_check(const struct risk_attempt *a);
+
 /** Spray detection (R-SPRAY-1): counts @p fp, marks and checks sources. */
 LR_WUR int risk_spray_observe(struct risk_engine *e,
                               const struct risk_policy *p,

@@ -96,6 +96,11 @@ struct risk_reason *risk_fire_begin(struct risk_ctx *c, enum lr_signal s,
     return r;
 }
 
+/* A va_list printf (format argument 5, no variadic arguments to check). */
+static void fire_v(struct risk_ctx *c, enum lr_signal s, int points,
+                   enum lr_action min_action, const char *fmt, va_list ap)
+    LR_PRINTF(5, 0);
+
 static void fire_v(struct risk_ctx *c, enum lr_signal s, int points,
                    enum lr_action min_action, const char *fmt, va_list ap)
 {

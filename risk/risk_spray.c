@@ -11,9 +11,18 @@
  * allocated when the pool starts (queue pending + one running per thread);
  * risk_spray_submit() copies the password into a free slot under the lock
  * and answers LR_BUSY when `queue` jobs are already waiting: it never blocks
- * and never grows. A worker hashes outside the lock, wipes the slot's copy of
- * the password at once, calls the done callback (outside the lock, so the
+ * and never grows. The slot also holds a copy of the attempt the password
+ * came with, so the caller (a gRPC call whose memory is gone once it has
+ * answered) keeps nothing alive for the job. A worker hashes outside the
+ * lock, wipes the slot's copy of the password at once, calls the done
+ * callback with the fingerprint and the attempt (outside the lock, so the
  * callback may submit again), and only then gives the slot back.
+ *
+ * The workers lower their own CPU priority (nice + RISK_SPRAY_NICE, per
+ * thread on Linux, where a nice value belongs to the thread): Argon2 is
+ * deliberately expensive, and on a busy machine it must lose the CPU to the
+ * threads that answer, not the other way round. A fingerprint that comes
+ * late only delays the marking of a source.
  *
  * The pepper lives in a file: read if present (16..1024 bytes, refused if
  * other users may read or write it), else created with 32 bytes from
@@ -34,8 +43,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #define SPRAY_PASSWORD_MAX 1024
 #define SPRAY_PEPPER_MIN 16
@@ -49,6 +62,11 @@ struct spray_job {
     risk_spray_done_fn done;
     void *arg;
     size_t len;
+    bool has_attempt;
+    struct risk_attempt a; /* its strings point into the arrays below */
+    char request_id[RISK_REQUEST_ID_MAX];
+    char account_id[STORE_ID_MAX];
+    char device_id[STORE_ID_MAX];
     uint8_t pw[SPRAY_PASSWORD_MAX];
 };
 
@@ -116,8 +134,9 @@ static void run_job(const struct risk_spray_pool *p, struct spray_job *j)
 
     lr_wipe(j->pw, j->len);
     j->len = 0;
-    j->done(rc ? NULL : fp, j->arg);
+    j->done(rc ? NULL : fp, j->has_attempt ? &j->a : NULL, j->arg);
     lr_wipe(fp, sizeof(fp));
+    j->has_attempt = false;
 }
 
 /* Takes the next queued slot, or returns false when stopping and drained. */
@@ -139,11 +158,30 @@ static bool take_job(struct risk_spray_pool *p, uint32_t *slot)
     return got;
 }
 
+/* Moves the calling thread RISK_SPRAY_NICE steps down (Linux only). */
+static void lower_priority(void)
+{
+#ifdef __linux__
+    id_t tid = (id_t)syscall(SYS_gettid);
+    int cur;
+
+    errno = 0;
+    cur = getpriority(PRIO_PROCESS, tid);
+    if (errno)
+        cur = 0;
+    cur = cur + RISK_SPRAY_NICE > 19 ? 19 : cur + RISK_SPRAY_NICE;
+    if (setpriority(PRIO_PROCESS, tid, cur))
+        lr_log(LR_LOG_WARN, "spray: lowering a worker's priority: %s",
+               strerror(errno));
+#endif
+}
+
 static void *spray_worker(void *arg)
 {
     struct risk_spray_pool *p = arg;
     uint32_t slot;
 
+    lower_priority();
     while (take_job(p, &slot)) {
         run_job(p, &p->jobs[slot]);
         pthread_mutex_lock(&p->mu);
@@ -271,12 +309,44 @@ void risk_spray_pool_free(struct risk_spray_pool *p)
     free(p);
 }
 
+static bool id_fits(const char *s, size_t cap)
+{
+    return !s || strnlen(s, cap) < cap;
+}
+
+/* The slot's own copy of @p a; @p a's ids were checked by id_fits(). */
+static void job_set_attempt(struct spray_job *j, const struct risk_attempt *a)
+{
+    j->has_attempt = a != NULL;
+    if (!a) {
+        return;
+    }
+    lr_strlcpy(j->request_id, a->request_id ? a->request_id : "",
+               sizeof(j->request_id));
+    lr_strlcpy(j->account_id, a->account_id ? a->account_id : "",
+               sizeof(j->account_id));
+    lr_strlcpy(j->device_id, a->device_id ? a->device_id : "",
+               sizeof(j->device_id));
+    j->a = *a;
+    j->a.request_id = j->request_id;
+    j->a.account_id = j->account_id;
+    j->a.device_id = j->device_id;
+    j->a.user_agent = "";
+    j->a.fingerprint = NULL;
+}
+
 int risk_spray_submit(struct risk_spray_pool *p, const uint8_t *password,
-                      size_t len, risk_spray_done_fn done, void *arg)
+                      size_t len, const struct risk_attempt *a,
+                      risk_spray_done_fn done, void *arg)
 {
     int rc = LR_OK;
 
     if (!p || !done || (!password && len) || len > SPRAY_PASSWORD_MAX) {
+        return LR_INVALID;
+    }
+    if (a && (!id_fits(a->request_id, RISK_REQUEST_ID_MAX) ||
+              !id_fits(a->account_id, STORE_ID_MAX) ||
+              !id_fits(a->device_id, STORE_ID_MAX))) {
         return LR_INVALID;
     }
     pthread_mutex_lock(&p->mu);
@@ -293,6 +363,7 @@ int risk_spray_submit(struct risk_spray_pool *p, const uint8_t *password,
             memcpy(j->pw, password, len);
         }
         j->len = len;
+        job_set_attempt(j, a);
         j->done = done;
         j->arg = arg;
         p->fifo[(p->fifo_head + p->fifo_len) % p->n_jobs] = slot;

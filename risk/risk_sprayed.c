@@ -129,20 +129,33 @@ static bool is_marked(struct risk_vtable *t, uint64_t key, int64_t now_ms)
     return vc.attempts[0] > 0;
 }
 
-int risk_spray_observe(struct risk_engine *e, const struct risk_policy *p,
+/* Counts @p fp and marks the sources that used it once it is sprayed. */
+static int spray_count(struct risk_engine *e, const struct risk_policy *p,
                        const struct risk_keys *k, const uint8_t *fp,
                        int64_t now_ms, struct risk_spray_view *out)
 {
     uint64_t marks[RISK_SPRAY_SOURCES][3];
-    struct risk_vel *v = &e->vt[RISK_VT_SPRAY_SRC];
     size_t n_marks = 0;
+    int rc;
+
+    rc = count_fp(e, p, k, fp, now_ms, marks, &n_marks, out);
+    if (rc == LR_OK && n_marks)
+        rc = mark_sources(e, marks, n_marks, now_ms);
+    if (rc == LR_OK)
+        atomic_fetch_add_explicit(&e->fingerprints, 1, memory_order_relaxed);
+    return rc;
+}
+
+int risk_spray_observe(struct risk_engine *e, const struct risk_policy *p,
+                       const struct risk_keys *k, const uint8_t *fp,
+                       int64_t now_ms, struct risk_spray_view *out)
+{
+    struct risk_vel *v = &e->vt[RISK_VT_SPRAY_SRC];
     int rc;
 
     memset(out, 0, sizeof(*out));
     if (fp) {
-        rc = count_fp(e, p, k, fp, now_ms, marks, &n_marks, out);
-        if (rc == LR_OK && n_marks)
-            rc = mark_sources(e, marks, n_marks, now_ms);
+        rc = spray_count(e, p, k, fp, now_ms, out);
         if (rc)
             return rc;
     }
@@ -196,4 +209,35 @@ int risk_sig_spray_step(struct risk_ctx *c)
         (s->ip_marked || s->net_marked || s->dev_marked))
         return spray_success(c);
     return LR_OK;
+}
+
+/*
+ * The agent's path (R-SPRAY-1): the attempt was answered without its
+ * fingerprint; the pool hands it in here once Argon2 is done. Only the
+ * counting and the marks, as in risk_sig_spray_step(): the attempt is a
+ * failed password (the contract takes attempted_password with
+ * CREDENTIAL_INVALID only), so there is no spray success to look for.
+ */
+int risk_note_fingerprint(struct risk_engine *e, const struct risk_attempt *a,
+                          const uint8_t fp[RISK_FP_LEN])
+{
+    struct risk_spray_view view;
+    struct risk_policy *p;
+    struct risk_keys k;
+    int rc;
+
+    if (!e || !a || !fp)
+        return LR_INVALID;
+    rc = risk_attempt_check(a);
+    if (rc)
+        return rc;
+    p = risk_policy_acquire(e);
+    if (p->cfg->spray.enabled) {
+        risk_keys_make(e->seed, &a->ip, a->account_id,
+                       a->device_id ? a->device_id : "", &k);
+        memset(&view, 0, sizeof(view));
+        rc = spray_count(e, p, &k, fp, a->timestamp_ms, &view);
+    }
+    risk_policy_release(e, p);
+    return rc;
 }

@@ -408,6 +408,163 @@ test_risk_evaluate_spray_success_no_lock(void **state) /* R-SPRAY-2 */
     tenv_free(t);
 }
 
+/*
+ * The agent's path: the attempt is evaluated without its fingerprint, which
+ * the spray pool hands in afterwards with risk_note_fingerprint().
+ */
+static int note_fp(struct tenv *t, const char *ip, const char *account,
+                   const char *device, int64_t ts, const uint8_t *fp)
+{
+    struct risk_attempt a = {0};
+
+    ev(t, ip, account, device, ts, INVALID);
+    a.request_id = last_id(t);
+    a.account_id = account;
+    a.ip = tip(ip);
+    a.device_id = device;
+    a.timestamp_ms = ts;
+    a.credential = INVALID;
+    return risk_note_fingerprint(t->e, &a, fp);
+}
+
+/* spray() through note_fp(): the answers never see their own fingerprint. */
+static void spray_late(struct tenv *t, int from, int to)
+{
+    char ip[64], acct[16];
+
+    for (int i = from; i <= to; i++) {
+        ipf(ip, sizeof(ip), "10.0.%d.1", i);
+        snprintf(acct, sizeof(acct), "s-%d", i);
+        assert_int_equal(note_fp(t, ip, acct, i == 3 ? "sprayer" : "",
+                                 T0 + i * MIN_MS, fp_a),
+                         LR_OK);
+        assert_quiet(&t->d, "PASSWORD_SPRAY");
+    }
+}
+
+static void
+test_risk_note_fingerprint_marks_sources(void **state) /* R-SPRAY-1 */
+{
+    struct tenv *t = started(NULL, NULL, false);
+    struct risk_stats s;
+
+    (void)state;
+    spray_late(t, 1, 10);
+    risk_engine_stats(t->e, &s);
+    assert_int_equal(s.spray_done, 10);
+    assert_int_equal(s.evaluations, 10);
+    /* the 10th made it sprayed: every source that used it is marked */
+    assert_fires(ev(t, "10.0.1.1", "x", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY", "IP 10.0.1.1 used a sprayed password");
+    assert_fires(ev(t, "10.0.10.1", "x", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY", "IP 10.0.10.1 used a sprayed password");
+    assert_fires(ev(t, "10.0.2.77", "x", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY", "network 10.0.2.0/24 used a sprayed");
+    assert_quiet(ev(t, "10.0.50.1", "x", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY");
+    assert_fires(ev(t, "10.9.9.10", "x", "sprayer", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY", "device used a sprayed password");
+    /* a source that uses it once it is sprayed is marked when noted */
+    assert_int_equal(note_fp(t, "10.0.60.1", "late", "", T0 + HOUR_MS, fp_a),
+                     LR_OK);
+    assert_quiet(&t->d, "PASSWORD_SPRAY");
+    assert_fires(ev(t, "10.0.60.1", "x", "", T0 + HOUR_MS + 1, PRE),
+                 "PASSWORD_SPRAY", "IP 10.0.60.1 used a sprayed password");
+    /* another password from a fresh source is no spray */
+    assert_int_equal(note_fp(t, "10.0.70.1", "other", "", T0 + HOUR_MS, fp_b),
+                     LR_OK);
+    assert_quiet(ev(t, "10.0.70.1", "x", "", T0 + HOUR_MS + 1, PRE),
+                 "PASSWORD_SPRAY");
+    risk_engine_stats(t->e, &s);
+    assert_int_equal(s.spray_done, 12);
+    /* the marks expire with the window */
+    assert_quiet(ev(t, "10.0.1.1", "x", "", T0 + 26 * HOUR_MS, PRE),
+                 "PASSWORD_SPRAY");
+    tenv_free(t);
+}
+
+/* Counted the same whether a fingerprint came with its evaluation or later. */
+static void test_risk_note_fingerprint_mixes_with_evaluate(void **state)
+{
+    struct tenv *t = started(NULL, NULL, false);
+    char ip[64], acct[16];
+
+    (void)state;
+    spray_late(t, 1, 5);
+    for (int i = 6; i <= 10; i++) {
+        ipf(ip, sizeof(ip), "10.0.%d.1", i);
+        snprintf(acct, sizeof(acct), "s-%d", i);
+        ev_fp(t, ip, acct, "", T0 + i * MIN_MS, INVALID, fp_a);
+    }
+    /* the in-process path still fires on the attempt's own fingerprint */
+    assert_fires(&t->d, "PASSWORD_SPRAY",
+                 "this password was tried on 10 accounts in 1 d (limit 10)");
+    assert_fires(ev(t, "10.0.1.1", "x", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY", "IP 10.0.1.1 used a sprayed password");
+    /* one account noting the same password again and again is no spray */
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(
+            note_fp(t, IP_LONDON, "alice", "", T0 + i * MIN_MS, fp_b), LR_OK);
+    assert_quiet(ev(t, IP_LONDON, "bob", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY");
+    tenv_free(t);
+}
+
+static void
+test_risk_note_fingerprint_spray_success_locks(void **state) /* R-SPRAY-2 */
+{
+    struct tenv *t = started(NULL, NULL, true);
+    struct store_lock l;
+
+    (void)state;
+    spray_late(t, 1, 10);
+    ev(t, "10.0.4.1", "victim", "", T0 + HOUR_MS, VALID);
+    assert_fires(&t->d, "PASSWORD_SPRAY", NULL);
+    assert_fires(&t->d, "ACCOUNT_LOCKED", "auto:PASSWORD_SPRAY");
+    assert_int_equal(t->d.action, LR_ACTION_LOCK);
+    assert_int_equal(store_lock_get(t->store, "victim", T0 + HOUR_MS, &l),
+                     LR_OK);
+    tenv_free(t);
+}
+
+static void test_risk_note_fingerprint_off_and_bad_args(void **state)
+{
+    struct tenv *t = started(NULL, NULL, false);
+    struct risk_attempt a = {0};
+    struct risk_stats s;
+
+    (void)state;
+    a.request_id = "r-1";
+    a.account_id = "alice";
+    a.ip = tip(IP_LONDON);
+    a.timestamp_ms = T0;
+    a.credential = INVALID;
+    assert_int_equal(risk_note_fingerprint(NULL, &a, fp_a), LR_INVALID);
+    assert_int_equal(risk_note_fingerprint(t->e, NULL, fp_a), LR_INVALID);
+    assert_int_equal(risk_note_fingerprint(t->e, &a, NULL), LR_INVALID);
+    a.account_id = "";
+    assert_int_equal(risk_note_fingerprint(t->e, &a, fp_a), LR_INVALID);
+    a.account_id = "alice";
+    a.timestamp_ms = 0;
+    assert_int_equal(risk_note_fingerprint(t->e, &a, fp_a), LR_INVALID);
+    a.timestamp_ms = T0;
+    a.ip.family = 0;
+    assert_int_equal(risk_note_fingerprint(t->e, &a, fp_a), LR_INVALID);
+    risk_engine_stats(t->e, &s);
+    assert_int_equal(s.spray_done, 0);
+    /* spray detection off: noted fingerprints count nothing */
+    t->cfg->spray.enabled = false;
+    tenv_reload(t);
+    spray_late(t, 1, 10);
+    risk_engine_stats(t->e, &s);
+    assert_int_equal(s.spray_done, 0);
+    t->cfg->spray.enabled = true;
+    tenv_reload(t);
+    assert_quiet(ev(t, "10.0.1.1", "x", "", T0 + HOUR_MS, PRE),
+                 "PASSWORD_SPRAY");
+    tenv_free(t);
+}
+
 /* ---- locks: R-STATE-1, R-STATE-2 ---------------------------------------- */
 
 static void lock(struct tenv *t, const char *account,
@@ -990,6 +1147,10 @@ int main(void)
         cmocka_unit_test(test_risk_evaluate_spray_repeated_account),
         cmocka_unit_test(test_risk_evaluate_spray_success_locks),
         cmocka_unit_test(test_risk_evaluate_spray_success_no_lock),
+        cmocka_unit_test(test_risk_note_fingerprint_marks_sources),
+        cmocka_unit_test(test_risk_note_fingerprint_mixes_with_evaluate),
+        cmocka_unit_test(test_risk_note_fingerprint_spray_success_locks),
+        cmocka_unit_test(test_risk_note_fingerprint_off_and_bad_args),
         cmocka_unit_test(test_risk_evaluate_lock_scope_all),
         cmocka_unit_test(test_risk_evaluate_lock_scope_unfamiliar),
         cmocka_unit_test(test_risk_evaluate_profile_survives_restart),

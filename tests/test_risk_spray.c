@@ -1,6 +1,7 @@
 /*
  * test_risk_spray.c - password-spray fingerprints: Argon2id with the pepper,
- * the bounded pool (saturation, exactly-once callbacks, draining free) and
+ * the bounded pool (saturation, exactly-once callbacks, draining free, the
+ * job's own copy of the attempt, the workers' lower priority) and
  * the pepper file (created 0600 and reused, refused when short or readable
  * by others). Real threads, real files in a fresh temporary directory.
  */
@@ -17,7 +18,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -126,7 +130,7 @@ static void gate_wait(struct gate *g, int entered, int done)
     pthread_mutex_unlock(&g->mu);
 }
 
-static void on_done(const uint8_t *fp, void *arg)
+static void on_done(const uint8_t *fp, const struct risk_attempt *a, void *arg)
 {
     struct job *j = arg;
     struct gate *g = j->g;
@@ -137,6 +141,7 @@ static void on_done(const uint8_t *fp, void *arg)
     while (!g->open) {
         pthread_cond_wait(&g->cv, &g->mu);
     }
+    (void)a;
     g->calls[j->id]++;
     g->failed[j->id] += fp == NULL;
     g->done++;
@@ -149,7 +154,7 @@ static int submit(struct risk_spray_pool *p, struct job *jobs, int id)
     char pw[32];
     int n = snprintf(pw, sizeof(pw), "hunter%d", id);
 
-    return risk_spray_submit(p, (const uint8_t *)pw, (size_t)n, on_done,
+    return risk_spray_submit(p, (const uint8_t *)pw, (size_t)n, NULL, on_done,
                              &jobs[id]);
 }
 
@@ -244,6 +249,130 @@ static void test_risk_spray_submit_done_once_per_job(void **state)
     gate_destroy(&g);
 }
 
+/* What the callback saw of the attempt, under mu. */
+struct seen {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    bool had_fp;
+    bool had_attempt;
+    char request_id[RISK_REQUEST_ID_MAX];
+    char account_id[300];
+    char device_id[300];
+    struct geo_ip ip;
+    int64_t ts;
+    enum lr_credential cred;
+    bool ua_empty;
+    bool fp_null;
+    int nice;
+};
+
+static void on_seen(const uint8_t *fp, const struct risk_attempt *a, void *arg)
+{
+    struct seen *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->had_fp = fp != NULL;
+    w->had_attempt = a != NULL;
+    if (a) {
+        snprintf(w->request_id, sizeof(w->request_id), "%s", a->request_id);
+        snprintf(w->account_id, sizeof(w->account_id), "%s", a->account_id);
+        snprintf(w->device_id, sizeof(w->device_id), "%s", a->device_id);
+        w->ip = a->ip;
+        w->ts = a->timestamp_ms;
+        w->cred = a->credential;
+        w->ua_empty = a->user_agent && !a->user_agent[0];
+        w->fp_null = a->fingerprint == NULL;
+    }
+    errno = 0;
+    w->nice = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    w->done = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* The job owns a copy of the attempt: the caller's memory may go at once. */
+static void test_risk_spray_submit_copies_attempt(void **state)
+{
+    struct risk_spray_pool *p = new_pool(1, 4, 64, pepper_a);
+    static const uint8_t fp_in[RISK_FP_LEN] = {1};
+    char *acct = strdup("alice");
+    char *dev = strdup("dev-1");
+    char *rid = strdup("req-42");
+    char long_id[300];
+    struct risk_attempt a = {0};
+    struct seen w;
+    int base;
+
+    (void)state;
+    assert_non_null(acct);
+    assert_non_null(dev);
+    assert_non_null(rid);
+    memset(&w, 0, sizeof(w));
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    a.request_id = rid;
+    a.account_id = acct;
+    a.device_id = dev;
+    a.user_agent = "curl/8";
+    a.ip.family = 4;
+    memcpy(a.ip.addr, "\xc0\x00\x02\x0a", 4);
+    a.timestamp_ms = 1800000000000;
+    a.credential = LR_CRED_INVALID;
+    a.fingerprint = fp_in;
+    pthread_mutex_lock(&w.mu); /* the callback waits until all is freed */
+    assert_int_equal(
+        risk_spray_submit(p, (const uint8_t *)"pw", 2, &a, on_seen, &w), LR_OK);
+    free(acct);
+    free(dev);
+    free(rid);
+    memset(&a, 0, sizeof(a));
+    while (!w.done)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    assert_true(w.had_fp);
+    assert_true(w.had_attempt);
+    assert_string_equal(w.request_id, "req-42");
+    assert_string_equal(w.account_id, "alice");
+    assert_string_equal(w.device_id, "dev-1");
+    assert_int_equal(w.ip.family, 4);
+    assert_memory_equal(w.ip.addr, "\xc0\x00\x02\x0a", 4);
+    assert_int_equal(w.ts, 1800000000000);
+    assert_int_equal(w.cred, LR_CRED_INVALID);
+    assert_true(w.ua_empty);
+    assert_true(w.fp_null);
+    /* the worker runs below the process's priority */
+    errno = 0;
+    base = getpriority(PRIO_PROCESS, 0);
+    assert_int_equal(errno, 0);
+    assert_int_equal(w.nice,
+                     base + RISK_SPRAY_NICE > 19 ? 19 : base + RISK_SPRAY_NICE);
+    /* ids longer than struct risk_attempt allows are refused */
+    memset(long_id, 'x', sizeof(long_id));
+    long_id[sizeof(long_id) - 1] = '\0';
+    a.request_id = "r";
+    a.account_id = long_id;
+    a.ip.family = 4;
+    a.timestamp_ms = 1;
+    assert_int_equal(
+        risk_spray_submit(p, (const uint8_t *)"pw", 2, &a, on_seen, &w),
+        LR_INVALID);
+    a.account_id = "alice";
+    a.device_id = long_id;
+    assert_int_equal(
+        risk_spray_submit(p, (const uint8_t *)"pw", 2, &a, on_seen, &w),
+        LR_INVALID);
+    long_id[RISK_REQUEST_ID_MAX] = '\0'; /* 65 bytes */
+    a.device_id = "";
+    a.request_id = long_id;
+    assert_int_equal(
+        risk_spray_submit(p, (const uint8_t *)"pw", 2, &a, on_seen, &w),
+        LR_INVALID);
+    risk_spray_pool_free(p);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+}
+
 static void test_risk_spray_pool_free_drains_queue(void **state)
 {
     struct risk_spray_pool *p = new_pool(1, 8, 1024, pepper_a);
@@ -289,7 +418,8 @@ static void test_risk_spray_pool_new_rejects_bad_args(void **state)
     uint8_t *big = calloc(1, 1025);
 
     assert_non_null(big);
-    assert_int_equal(risk_spray_submit(p, big, 1025, NULL, NULL), LR_INVALID);
+    assert_int_equal(risk_spray_submit(p, big, 1025, NULL, NULL, NULL),
+                     LR_INVALID);
     assert_int_equal(risk_spray_fingerprint(p, big, 1025, fp), LR_INVALID);
     assert_int_equal(risk_spray_fingerprint(p, big, 1024, fp), LR_OK);
     free(big);
@@ -444,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_risk_spray_fingerprint_deterministic),
         cmocka_unit_test(test_risk_spray_submit_busy_when_full),
         cmocka_unit_test(test_risk_spray_submit_done_once_per_job),
+        cmocka_unit_test(test_risk_spray_submit_copies_attempt),
         cmocka_unit_test(test_risk_spray_pool_free_drains_queue),
         cmocka_unit_test(test_risk_spray_pool_new_rejects_bad_args),
         cmocka_unit_test(test_risk_spray_pool_new_out_of_memory),
