@@ -682,6 +682,7 @@ struct agent_metrics_pull {
     bool store_writable;       /* store_writable() */
     bool draining;             /* SIGTERM received */
     char policy_version[RISK_VERSION_MAX];
+    struct store_commit_stats store_commits; /* when has_store */
 };
 
 /**

@@ -484,6 +484,33 @@ static void render_geo(const struct agent_metrics_pull *p,
     mt_value(t, "loginrisk_geo_database_stale", stale ? 1 : 0);
 }
 
+static void render_commit_kind(struct metrics_text *t, const char *kind,
+                               const struct store_commit_hist *h)
+{
+    const char *name = "loginrisk_store_commit_seconds";
+    const double *bounds = store_commit_bounds();
+
+    for (size_t b = 0; b < STORE_COMMIT_BUCKETS; b++)
+        mt_printf(t, "%s_bucket{kind=\"%s\",le=\"%g\"} %llu\n", name, kind,
+                  bounds[b], (unsigned long long)h->le[b]);
+    mt_printf(t, "%s_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n", name, kind,
+              (unsigned long long)h->count);
+    mt_printf(t, "%s_sum{kind=\"%s\"} %.9f\n", name, kind, h->sum_s);
+    mt_printf(t, "%s_count{kind=\"%s\"} %llu\n", name, kind,
+              (unsigned long long)h->count);
+}
+
+/* Store commit times (the store keeps them; read at scrape time). */
+static void render_commits(const struct agent_metrics_pull *p,
+                           struct metrics_text *t)
+{
+    mt_head(t, "loginrisk_store_commit_seconds", "histogram",
+            "Store write transaction commit time: history = the writer "
+            "thread's batches, lock = lock, unlock and audit writes.");
+    render_commit_kind(t, "history", &p->store_commits.history);
+    render_commit_kind(t, "lock", &p->store_commits.lock);
+}
+
 static void render_pulled(const struct agent_metrics_pull *p,
                           struct metrics_text *t)
 {
@@ -508,6 +535,7 @@ static void render_pulled(const struct agent_metrics_pull *p,
                 "1 while the state store can be written (else health "
                 "NOT_SERVING).");
         mt_value(t, "loginrisk_store_writable", p->store_writable ? 1 : 0);
+        render_commits(p, t);
     }
     render_geo(p, t);
     mt_head(t, "loginrisk_draining", "gauge",

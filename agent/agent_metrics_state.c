@@ -5,8 +5,9 @@
  *
  * It runs on the metrics HTTP thread while workers serve, so it only calls
  * what the modules declare safe from any thread (risk_engine_stats(),
- * store_queue_depth(), agent_declog_stats()) and reads the config through a
- * snapshot reference, which a concurrent reload cannot free.
+ * store_queue_depth(), store_commit_stats(), agent_declog_stats()) and reads
+ * the config through a snapshot reference, which a concurrent reload cannot
+ * free.
  */
 #include "agent/agent.h"
 
@@ -27,6 +28,7 @@ void agent_metrics_pull_state(void *arg, struct agent_metrics_pull *out)
         out->store_queue_depth = store_queue_depth(st->store);
         out->store_dropped_writes = store_dropped_writes(st->store);
         out->store_writable = store_writable(st->store);
+        store_commit_stats(st->store, &out->store_commits);
     }
     if (src->declog != NULL) {
         out->has_declog = true;

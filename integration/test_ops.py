@@ -463,6 +463,16 @@ class MetricsTest(OpsCase):
                                 result="failure"), 1)
         self.assertEqual(metric(m, "loginrisk_geo_reload_failures_total"), 0)
         self.assertEqual(metric(m, "loginrisk_store_writable"), 1)
+        # commit times: the lock writes (2 locks, 1 unlock), and the writer
+        # thread's transactions (profiles, history batches) once it wrote
+        commits = "loginrisk_store_commit_seconds_count"
+        self.assertGreaterEqual(metric(m, commits, kind="lock"), 3)
+        self.assertEqual(metric(m, "loginrisk_store_commit_seconds_bucket",
+                                kind="lock", le="+Inf"),
+                         metric(m, commits, kind="lock"))
+        wait_for(lambda: metric(self.scrape(agent), commits,
+                                kind="history") >= 1,
+                 "a history commit timed")
         self.assertEqual(metric(m, "loginrisk_draining"), 0)
         self.assertEqual(metric(m, "loginrisk_info", version=metric_version(
             m), policy_version="it-1"), 1)

@@ -50,8 +50,22 @@
 #define STORE_PURGE_NS (60000LL * 1000000)
 #define STORE_FAIL_LOG_NS (10000LL * 1000000)
 #define STORE_DAY_MS 86400000LL
-#define STORE_CLOCK_AHEAD_MS STORE_DAY_MS  /* store time ignores beyond */
-#define STORE_PROBE_MIN_FREE (1024 * 1024) /* bytes left: else "full" */
+#define STORE_CLOCK_AHEAD_MS STORE_DAY_MS       /* store time ignores beyond */
+#define STORE_PROBE_MIN_FREE (1024 * 1024)      /* bytes left: else "full" */
+#define STORE_HIST_LINGER_NS (1000LL * 1000000) /* open batch written after */
+
+/* Upper bounds of the commit-time buckets, in seconds. */
+static const double store_commit_bounds_s[STORE_COMMIT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,
+};
+
+/* Commit times of one kind: per-bucket (not cumulative) counts. */
+struct store_commit_counts {
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_ns;
+    _Atomic uint64_t bucket[STORE_COMMIT_BUCKETS];
+};
 
 struct store_reader {
     pthread_mutex_t mu;
@@ -80,7 +94,10 @@ struct store {
     _Atomic int64_t clock_ms; /* store time, see above */
     struct store_lockmap *locks;
     struct store_queue *queue;
+    struct store_commit_counts commit_history; /* writer transactions */
+    struct store_commit_counts commit_lock;    /* lock and audit writes */
     /* Writer thread only. */
+    struct store_hist_batch *hist; /* the open batch of history rows */
     int64_t last_checkpoint_ns;
     int64_t last_purge_ns;
     int64_t last_fail_log_ns;
@@ -221,7 +238,7 @@ static int store_open_others(struct store *st, char *err, size_t errcap)
 }
 
 static int store_writer_commit(void *ctx, struct store_rec *const *recs,
-                               size_t n);
+                               size_t n, bool flush, uint64_t *lost);
 static void store_writer_tick(void *ctx);
 
 int store_open(const struct store_opts *opts, struct store **out, char *err,
@@ -252,6 +269,8 @@ int store_open(const struct store_opts *opts, struct store **out, char *err,
     if (rc)
         goto out;
     rc = store_open_others(st, err, errcap);
+    if (rc == 0)
+        rc = store_hist_batch_new(&st->hist);
     if (rc)
         goto out;
     rc = store_queue_start(
@@ -282,6 +301,7 @@ void store_close(struct store *st)
     store_conn_close(st->writer);
     store_conn_close(st->main); /* last: it checkpoints and removes the WAL */
     store_lockmap_free(st->locks);
+    store_hist_batch_free(st->hist);
     pthread_mutex_destroy(&st->query_mu);
     pthread_mutex_destroy(&st->writer_mu);
     pthread_mutex_destroy(&st->write_mu);
@@ -394,26 +414,117 @@ static void store_mirror_purge(struct store *st, int64_t clock)
         store_lockmap_purge(st->locks, clock);
 }
 
+/* ---- commit times ------------------------------------------------------ */
+
+static void store_commit_note(struct store_commit_counts *c, int64_t ns)
+{
+    double s = (double)ns / 1e9;
+    size_t i = 0;
+
+    while (i < STORE_COMMIT_BUCKETS && s > store_commit_bounds_s[i])
+        i++;
+    if (i < STORE_COMMIT_BUCKETS)
+        atomic_fetch_add_explicit(&c->bucket[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->sum_ns, (uint64_t)(ns > 0 ? ns : 0),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->count, 1, memory_order_relaxed);
+}
+
+static void store_commit_read(struct store_commit_counts *c,
+                              struct store_commit_hist *out)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < STORE_COMMIT_BUCKETS; i++) {
+        total += atomic_load_explicit(&c->bucket[i], memory_order_relaxed);
+        out->le[i] = total;
+    }
+    out->count = atomic_load_explicit(&c->count, memory_order_relaxed);
+    if (out->count < total) /* a commit noted between the two reads */
+        out->count = total;
+    out->sum_s =
+        (double)atomic_load_explicit(&c->sum_ns, memory_order_relaxed) / 1e9;
+}
+
+const double *store_commit_bounds(void)
+{
+    return store_commit_bounds_s;
+}
+
+void store_commit_stats(struct store *st, struct store_commit_stats *out)
+{
+    store_commit_read(&st->commit_history, &out->history);
+    store_commit_read(&st->commit_lock, &out->lock);
+}
+
 /* ---- the writer thread ------------------------------------------------- */
 
-static int store_writer_commit(void *ctx, struct store_rec *const *recs,
-                               size_t n)
+/* One writer transaction, begun only when something must be written. */
+struct store_wtxn {
+    bool open;
+    int64_t t0;
+    uint64_t recs; /* records and history rows written in it */
+};
+
+/* Begins the transaction if it is not open yet (takes the mutexes). */
+static int store_wtxn_need(struct store *st, struct store_wtxn *w)
 {
-    struct store *st = ctx;
-    int64_t now;
     int rc;
 
+    if (w->open)
+        return LR_OK;
     pthread_mutex_lock(&st->write_mu);
     pthread_mutex_lock(&st->writer_mu);
-    rc = store_db_write_batch(st->writer, recs, n);
+    w->t0 = lr_mono_ns();
+    rc = store_db_begin(st->writer);
+    if (rc) {
+        pthread_mutex_unlock(&st->writer_mu);
+        pthread_mutex_unlock(&st->write_mu);
+        return rc;
+    }
+    w->open = true;
+    return LR_OK;
+}
+
+/* Commits (or, after an error, rolls back) and releases the mutexes. */
+static int store_wtxn_end(struct store *st, struct store_wtxn *w, int rc)
+{
+    if (!w->open)
+        return rc;
+    if (rc == 0)
+        rc = store_db_commit(st->writer);
+    else
+        store_db_rollback(st->writer);
+    if (rc == 0)
+        store_commit_note(&st->commit_history, lr_mono_ns() - w->t0);
     pthread_mutex_unlock(&st->writer_mu);
     pthread_mutex_unlock(&st->write_mu);
-    store_note_write(st, rc);
-    if (rc == 0)
-        return LR_OK;
-    /* One line per interval, not one per batch, when the disk is full. */
-    st->failed_since_log += n;
-    now = lr_mono_ns();
+    w->open = false;
+    return rc;
+}
+
+/* Writes the open history batch as one row and empties it. */
+static int store_writer_seal(struct store *st, struct store_wtxn *w)
+{
+    struct store_hist_sealed sealed;
+    int rc;
+
+    rc = store_wtxn_need(st, w);
+    if (rc == 0) {
+        store_hist_batch_seal(st->hist, &sealed);
+        rc = store_db_batch_put(st->writer, &sealed);
+    }
+    w->recs += store_hist_batch_rows(st->hist);
+    store_hist_batch_reset(st->hist);
+    return rc;
+}
+
+/* One line per interval, not one per batch, when the disk is full. */
+static void store_writer_failed(struct store *st, uint64_t lost, int rc)
+{
+    int64_t now = lr_mono_ns();
+
+    st->failed_since_log += lost;
     if (now - st->last_fail_log_ns >= STORE_FAIL_LOG_NS) {
         lr_log(LR_LOG_ERROR, "store: %s: %llu queued writes dropped: %s",
                st->path, (unsigned long long)st->failed_since_log,
@@ -421,6 +532,64 @@ static int store_writer_commit(void *ctx, struct store_rec *const *recs,
         st->failed_since_log = 0;
         st->last_fail_log_ns = now;
     }
+}
+
+/* Writes one record in @p w; a history row goes to the open batch. */
+static int store_writer_rec(struct store *st, struct store_wtxn *w,
+                            const struct store_rec *r, int64_t now)
+{
+    const struct store_hist_rec *h = (const struct store_hist_rec *)r;
+    int rc = LR_OK;
+
+    if (r->kind == STORE_REC_PROFILE) {
+        w->recs++;
+        rc = store_wtxn_need(st, w);
+        if (rc == 0)
+            rc = store_db_profile_put(st->writer,
+                                      (const struct store_prof_rec *)r);
+        return rc;
+    }
+    if (!store_hist_batch_fits(st->hist, h))
+        rc = store_writer_seal(st, w);
+    if (rc == 0)
+        store_hist_batch_add(st->hist, h, now);
+    else
+        w->recs++;
+    return rc;
+}
+
+/*
+ * The queue's commit callback. Profiles are written at once; history rows
+ * are copied into the open batch, which is written as one row when it is
+ * full, when its first row has waited STORE_HIST_LINGER_NS, or on a flush
+ * or close. A transaction is begun only when something is written. After a
+ * failure the records of this call and the batches of the failed
+ * transaction are lost (counted); rows still in the open batch are not.
+ */
+static int store_writer_commit(void *ctx, struct store_rec *const *recs,
+                               size_t n, bool flush, uint64_t *lost)
+{
+    struct store *st = ctx;
+    struct store_wtxn w = {0};
+    int64_t now = lr_mono_ns();
+    size_t i = 0;
+    int rc = LR_OK;
+    bool tried;
+
+    for (; i < n && rc == 0; i++)
+        rc = store_writer_rec(st, &w, recs[i], now);
+    if (rc == 0 && store_hist_batch_rows(st->hist) > 0 &&
+        (flush ||
+         now - store_hist_batch_opened_ns(st->hist) >= STORE_HIST_LINGER_NS))
+        rc = store_writer_seal(st, &w);
+    tried = w.open || rc != 0;
+    rc = store_wtxn_end(st, &w, rc);
+    if (tried)
+        store_note_write(st, rc);
+    if (rc == 0)
+        return LR_OK;
+    *lost = w.recs + (n - i);
+    store_writer_failed(st, *lost, rc);
     return rc;
 }
 
@@ -582,6 +751,7 @@ static int store_bulk_commit(struct store *st, bool lock,
     };
     struct store_lock_origin o = {now, who->actor, who->reason, who->ticket};
     struct store_lock_batch *batch = NULL;
+    int64_t t0;
     int rc;
 
     if (lock) {
@@ -591,8 +761,11 @@ static int store_bulk_commit(struct store *st, bool lock,
             return rc;
     }
     pthread_mutex_lock(&st->write_mu);
+    t0 = lr_mono_ns();
     rc = store_db_locks_apply(st->main, lock, p->changed, p->n_changed, expires,
                               (int)scope, &a, audit_id);
+    if (rc == 0)
+        store_commit_note(&st->commit_lock, lr_mono_ns() - t0);
     pthread_mutex_unlock(&st->write_mu);
     store_note_write(st, rc);
     if (rc) {
@@ -861,7 +1034,7 @@ int store_audit_add(struct store *st, const struct store_actor *who,
                     int64_t *id_out)
 {
     struct store_db_audit a;
-    int64_t id = 0;
+    int64_t id = 0, t0;
     int rc;
 
     if (st == NULL || action == NULL || action[0] == '\0' ||
@@ -879,7 +1052,10 @@ int store_audit_add(struct store *st, const struct store_actor *who,
     };
     pthread_mutex_lock(&st->main_mu);
     pthread_mutex_lock(&st->write_mu);
+    t0 = lr_mono_ns();
     rc = store_db_audit_add(st->main, &a, &id);
+    if (rc == 0)
+        store_commit_note(&st->commit_lock, lr_mono_ns() - t0);
     pthread_mutex_unlock(&st->write_mu);
     pthread_mutex_unlock(&st->main_mu);
     store_note_write(st, rc);

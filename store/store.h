@@ -9,8 +9,13 @@
  * Durability: lock and unlock calls commit (synchronous=FULL) before they
  * return, so an acknowledged lock survives kill -9. Profile and history
  * writes are queued to one writer thread that commits them in batches; the
- * callers never wait on disk for them. Active locks are mirrored in memory so
- * store_lock_get() never touches the disk.
+ * callers never wait on disk for them. History rows are packed into batches
+ * of up to 512 rows, each stored as one row; the open batch is written when
+ * full, about a second after its first row, or on store_flush() and
+ * store_close(), so kill -9 or power loss can lose the last second or so of
+ * history (and whatever was queued), never a lock, and never corrupts the
+ * file. Active locks are mirrored in memory so store_lock_get() never
+ * touches the disk.
  *
  * Thread-safety: every call may be made from any thread.
  *
@@ -108,8 +113,10 @@ LR_WUR int store_probe(struct store *st);
  * Runs the periodic maintenance now (the writer thread also runs it every
  * minute at store time): moves store time to @p now_ms if it is newer,
  * deletes history older than retention_days before @p now_ms and locks
- * expired at @p now_ms. *@p deleted_out (may be NULL) gets the number of
- * history rows deleted.
+ * expired at @p now_ms. History goes in whole batches, once the newest row
+ * of a batch is past retention (a batch spans at most a minute of login
+ * times). *@p deleted_out (may be NULL) gets the number of history rows
+ * deleted.
  */
 LR_WUR int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out);
 
@@ -282,8 +289,13 @@ LR_WUR int store_history_append(struct store *st, const struct store_login *l);
 
 /**
  * Calls @p fn for up to @p max (capped at STORE_RECENT_MAX) most recent
- * logins of one account, newest first. Rows are read before the first call,
- * so @p fn may call back into the store. Queued rows are not seen.
+ * logins of one account, newest first (by login time; equal times newest
+ * written first). Rows are read before the first call, so @p fn may call
+ * back into the store. Queued rows and the writer's open batch are not seen
+ * (store_flush() first to see them). Reads only the batches whose Bloom
+ * filter may hold the account, newest first, and at most the newest
+ * 1,000,000 batches (at least 1,000,000 seconds of history at one batch a
+ * second; far more under load); a damaged batch is logged and skipped.
  */
 LR_WUR int store_history_recent(struct store *st, const char *account_id,
                                 size_t max,
@@ -311,7 +323,10 @@ struct store_query {
  * Calls @p fn once per distinct account whose history matches @p q, in
  * account order; the string lives during the call only. Flushes the writer
  * first so recent logins are seen. At most STORE_QUERY_TERMS_MAX entries per
- * list (LR_INVALID beyond). @p fn may lock accounts but must not call
+ * list (LR_INVALID beyond). Decodes the batches that overlap the time range
+ * and collects the distinct accounts in memory: LR_FULL when more than
+ * 2,000,000 distinct accounts match (narrow the query); a damaged batch is
+ * logged and skipped. @p fn may lock accounts but must not call
  * store_history_query() itself (it would wait for itself).
  */
 LR_WUR int store_history_query(struct store *st, const struct store_query *q,
@@ -339,6 +354,32 @@ LR_WUR int store_audit_add(struct store *st, const struct store_actor *who,
 /** Up to @p max audit rows, newest first, into @p out. */
 LR_WUR int store_audit_list(struct store *st, size_t max,
                             struct store_audit *out, size_t *n_out);
+
+/* ---- commit times ---------------------------------------------------- */
+
+#define STORE_COMMIT_BUCKETS 15
+
+/** A cumulative histogram of commit times since open. */
+struct store_commit_hist {
+    uint64_t count;                    /* commits */
+    double sum_s;                      /* their total time */
+    uint64_t le[STORE_COMMIT_BUCKETS]; /* commits <= store_commit_bounds()[i] */
+};
+
+struct store_commit_stats {
+    struct store_commit_hist history; /* writer transactions (history
+                                         batches, profiles) */
+    struct store_commit_hist lock;    /* lock, unlock and audit writes */
+};
+
+/** The STORE_COMMIT_BUCKETS upper bounds, in seconds, ascending. */
+const double *store_commit_bounds(void);
+
+/**
+ * Commit times of successful write transactions since open, from BEGIN to
+ * the end of COMMIT (an fsync for locks). Any thread; lock-free reads.
+ */
+void store_commit_stats(struct store *st, struct store_commit_stats *out);
 
 /** Writes dropped since open: queue full, or their commit failed. */
 uint64_t store_dropped_writes(struct store *st);

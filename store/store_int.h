@@ -99,6 +99,119 @@ void store_ip_unkey(const uint8_t key[16], uint8_t ip[16], uint8_t *family);
 LR_WUR int store_cidr_range(const uint8_t net[16], uint8_t family, uint8_t bits,
                             uint8_t lo[16], uint8_t hi[16]);
 
+/* ---- history batches (store_hist.c) ------------------------------------ */
+
+#define STORE_HIST_BATCH_ROWS 512    /* rows per batch, at most */
+#define STORE_HIST_BATCH_BYTES 65536 /* packed bytes per batch, at most */
+#define STORE_HIST_BLOOM_MAX 512     /* Bloom filter bytes, at most */
+#define STORE_HIST_SPAN_MS 60000     /* ts_max - ts_min of a batch, at most */
+#define STORE_QUERY_ACCOUNTS_MAX 2000000 /* distinct accounts per query */
+
+/* The writer thread's open batch (one, reused; fixed size). */
+struct store_hist_batch;
+
+/* A closed batch as it is written: pointers into the batch. */
+struct store_hist_sealed {
+    int64_t ts_min;
+    int64_t ts_max;
+    uint32_t n;
+    const unsigned char *bloom;
+    size_t bloom_len;
+    const unsigned char *body;
+    size_t body_len;
+};
+
+/* One decoded row; the strings point into the body (not NUL-terminated). */
+struct store_hist_view {
+    int64_t ts_ms;
+    const uint8_t *ip; /* 16-byte key */
+    uint32_t asn;
+    int32_t credential;
+    int32_t action;
+    int32_t score;
+    bool has_location;
+    double lat;
+    double lon;
+    char country[3];
+    const char *account, *device, *request, *city, *reasons;
+    size_t account_len, device_len, request_len, city_len, reasons_len;
+};
+
+/* A bounded reader over one batch body. */
+struct store_hist_iter {
+    const unsigned char *p;
+    size_t left;
+    uint32_t n, i;
+};
+
+/** The 64-bit hash of an account id (Bloom filters, query sets). */
+uint64_t store_hist_hash(const char *s, size_t len);
+
+/** False only when the filter proves @p h absent; odd filters say true. */
+bool store_hist_bloom_may(const void *bloom, size_t len, uint64_t h);
+
+/** An empty batch (free with store_hist_batch_free()); LR_NOMEM. */
+LR_WUR int store_hist_batch_new(struct store_hist_batch **out);
+
+/** NULL is a no-op. */
+void store_hist_batch_free(struct store_hist_batch *b);
+
+/** Empties @p b for reuse. */
+void store_hist_batch_reset(struct store_hist_batch *b);
+
+/** True when @p r may join @p b (room, rows, time span); any fits empty. */
+bool store_hist_batch_fits(const struct store_hist_batch *b,
+                           const struct store_hist_rec *r);
+
+/** Appends @p r (call store_hist_batch_fits() first). */
+void store_hist_batch_add(struct store_hist_batch *b,
+                          const struct store_hist_rec *r, int64_t now_ns);
+
+/** Finishes header and Bloom filter; @p out borrows from @p b. */
+void store_hist_batch_seal(struct store_hist_batch *b,
+                           struct store_hist_sealed *out);
+
+/** Rows in @p b now. */
+uint32_t store_hist_batch_rows(const struct store_hist_batch *b);
+
+/** lr_mono_ns() when the first row of @p b was added. */
+int64_t store_hist_batch_opened_ns(const struct store_hist_batch *b);
+
+/** Starts reading a body; LR_CORRUPT for a bad header. */
+LR_WUR int store_hist_iter_init(struct store_hist_iter *it, const void *body,
+                                size_t len);
+
+/** The next row: LR_OK, LR_NOTFOUND at the end, LR_CORRUPT when damaged. */
+LR_WUR int store_hist_iter_next(struct store_hist_iter *it,
+                                struct store_hist_view *v);
+
+/** Copies a decoded row into @p l. */
+void store_hist_view_login(const struct store_hist_view *v,
+                           struct store_login *l);
+
+/** True when the row belongs to @p account (@p len bytes). */
+bool store_hist_view_is(const struct store_hist_view *v, const char *account,
+                        size_t len);
+
+/** True when the row matches @p q; @p ranges are its CIDRs' key ranges. */
+bool store_hist_match(const struct store_hist_view *v,
+                      const struct store_query *q,
+                      const uint8_t (*ranges)[2][16]);
+
+/** A capped set of distinct account ids. */
+struct store_acctset;
+
+LR_WUR int store_acctset_new(struct store_acctset **out);
+void store_acctset_free(struct store_acctset *s);
+
+/** Adds a copy of @p id; LR_FULL past STORE_QUERY_ACCOUNTS_MAX, LR_NOMEM. */
+LR_WUR int store_acctset_add(struct store_acctset *s, const char *id,
+                             size_t len);
+
+/** Calls @p fn for the first @p limit (0 = all) ids in strcmp order. */
+LR_WUR int store_acctset_emit(struct store_acctset *s, uint64_t limit,
+                              void (*fn)(const char *, void *), void *arg);
+
 /* ---- the SQLite adapter (store_sqlite.c) ------------------------------ */
 
 struct store_conn;
@@ -204,11 +317,30 @@ LR_WUR int store_db_profile_ids(struct store_conn *c,
                                 void (*fn)(const char *account_id, void *arg),
                                 void *arg);
 
-/** Writes queued records in one transaction. */
-LR_WUR int store_db_write_batch(struct store_conn *c,
-                                struct store_rec *const *recs, size_t n);
+/** BEGIN IMMEDIATE on @p c (the writer thread's transactions). */
+LR_WUR int store_db_begin(struct store_conn *c);
 
-/** Up to @p max newest logins of one account in a malloc'd array. */
+/** COMMIT; on failure rolls back what is still open. */
+LR_WUR int store_db_commit(struct store_conn *c);
+
+/** Rolls back an open transaction (none open: a no-op). */
+void store_db_rollback(struct store_conn *c);
+
+/** Upserts one queued profile (inside the caller's transaction). */
+LR_WUR int store_db_profile_put(struct store_conn *c,
+                                const struct store_prof_rec *r);
+
+/** Inserts one sealed history batch (inside the caller's transaction). */
+LR_WUR int store_db_batch_put(struct store_conn *c,
+                              const struct store_hist_sealed *b);
+
+/**
+ * Up to @p max newest logins of one account in a malloc'd array, newest
+ * first. Reads the batches whose Bloom filter may hold the account, newest
+ * batch first, until no older batch can hold a newer row, and at most
+ * 1,000,000 batches (then the oldest logins are not seen). A damaged batch
+ * is logged and skipped.
+ */
 LR_WUR int store_db_history_recent(struct store_conn *c, const char *account_id,
                                    size_t max, struct store_login **rows_out,
                                    size_t *n_out);
@@ -219,8 +351,9 @@ LR_WUR int store_db_history_query(struct store_conn *c,
                                   void (*fn)(const char *, void *), void *arg);
 
 /**
- * Deletes history before @p before_ms (in short transactions) and locks
- * expired at @p now_ms. *@p deleted_out gets the history rows deleted.
+ * Deletes the history batches whose newest row is before @p before_ms (in
+ * short transactions) and locks expired at @p now_ms. *@p deleted_out gets
+ * the history rows deleted.
  */
 LR_WUR int store_db_purge(struct store_conn *c, int64_t before_ms,
                           int64_t now_ms, uint64_t *deleted_out);
@@ -316,9 +449,14 @@ size_t store_lockmap_bytes(struct store_lockmap *m);
 
 struct store_queue;
 
-/** Commits @p n records in order; an error drops them (counted). */
+/**
+ * Commits @p n records in order (@p n may be 0: a wake-up, when rows held
+ * back may be due). May hold records back (copied) for a later call; with
+ * @p flush writes everything, held back or not. On an error *@p lost gets
+ * how many records were lost (counted as dropped).
+ */
 typedef int (*store_queue_commit_fn)(void *ctx, struct store_rec *const *recs,
-                                     size_t n);
+                                     size_t n, bool flush, uint64_t *lost);
 /** Called from the writer thread about every 50 ms, for maintenance. */
 typedef void (*store_queue_tick_fn)(void *ctx);
 

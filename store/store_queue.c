@@ -14,6 +14,11 @@
  * Flushing uses two counters: every accepted push increments `pushed`, every
  * record the writer finishes (committed or failed) increments `done`. Both
  * follow the ring's FIFO order, so a flusher waits for done >= pushed-at-call.
+ * The commit callback may hold rows back (history rows wait in the open
+ * batch, store.c), so a flush is also a request (`flush_req`) that the
+ * writer answers (`flush_done`) after a commit told to write everything.
+ * The callback also runs with no records on every wake-up, so rows it holds
+ * back can be written when they are due.
  */
 #include "store/store_int.h"
 
@@ -31,7 +36,7 @@ struct store_queue {
     struct store_rec **ring;
     size_t cap, head, len, trigger, txn_max;
     uint64_t pushed, done, dropped, failed_batches;
-    unsigned flushers;
+    uint64_t flush_req, flush_done;
     bool stop;
     store_queue_commit_fn commit;
     store_queue_tick_fn tick;
@@ -54,18 +59,23 @@ static bool store_queue_wait(struct store_queue *q)
     struct timespec until;
 
     store_deadline(&until, STORE_QUEUE_LINGER_MS);
-    while (!q->stop && !(q->flushers > 0 && q->len > 0) &&
-           q->len < q->trigger) {
+    while (!q->stop && q->flush_req == q->flush_done && q->len < q->trigger) {
         if (pthread_cond_timedwait(&q->work, &q->mu, &until) == ETIMEDOUT)
             break;
     }
     return !(q->stop && q->len == 0);
 }
 
-/* Commits up to one batch; called and returns with the mutex held. */
+/*
+ * Commits up to one batch (maybe none: the callback still runs); called and
+ * returns with the mutex held. A flush or stop pending makes the last
+ * chunk write everything the callback holds back, and answers the flush.
+ */
 static void store_queue_drain_one(struct store_queue *q)
 {
     size_t n = q->len < q->txn_max ? q->len : q->txn_max;
+    uint64_t req = q->flush_req, lost = 0;
+    bool flush = (q->stop || req != q->flush_done) && n == q->len;
     int rc;
 
     for (size_t i = 0; i < n; i++) {
@@ -74,31 +84,39 @@ static void store_queue_drain_one(struct store_queue *q)
     }
     q->len -= n;
     pthread_mutex_unlock(&q->mu);
-    rc = q->commit(q->ctx, q->taken, n);
+    rc = q->commit(q->ctx, q->taken, n, flush, &lost);
     for (size_t i = 0; i < n; i++)
         free(q->taken[i]);
     pthread_mutex_lock(&q->mu);
     q->done += n;
-    if (rc) {
-        q->dropped += n;
+    q->dropped += lost;
+    if (rc)
         q->failed_batches++;
-    }
+    if (flush)
+        q->flush_done = req;
     pthread_cond_broadcast(&q->done_cv);
 }
 
 static void *store_queue_main(void *arg)
 {
     struct store_queue *q = arg;
+    uint64_t lost = 0;
 
     pthread_mutex_lock(&q->mu);
     while (store_queue_wait(q)) {
-        if (q->len > 0)
-            store_queue_drain_one(q);
+        store_queue_drain_one(q);
         pthread_mutex_unlock(&q->mu);
         q->tick(q->ctx);
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
+    /* Stopped and empty: what the callback still holds goes out now. */
+    if (q->commit(q->ctx, NULL, 0, true, &lost) != LR_OK) {
+        pthread_mutex_lock(&q->mu);
+        q->dropped += lost;
+        q->failed_batches++;
+        pthread_mutex_unlock(&q->mu);
+    }
     return NULL;
 }
 
@@ -193,17 +211,16 @@ int store_queue_push(struct store_queue *q, struct store_rec *r)
 
 int store_queue_flush(struct store_queue *q)
 {
-    uint64_t target, failed;
+    uint64_t target, failed, mine;
     int rc;
 
     pthread_mutex_lock(&q->mu);
     target = q->pushed;
     failed = q->failed_batches;
-    q->flushers++;
+    mine = ++q->flush_req;
     pthread_cond_signal(&q->work);
-    while (q->done < target)
+    while (q->done < target || q->flush_done < mine)
         pthread_cond_wait(&q->done_cv, &q->mu);
-    q->flushers--;
     rc = q->failed_batches != failed ? LR_STORE : LR_OK;
     pthread_mutex_unlock(&q->mu);
     return rc;

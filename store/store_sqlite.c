@@ -16,17 +16,19 @@
  * transaction. SQLite result codes are translated here (store_sql_err) and
  * the original message is logged.
  *
- * Schema (version 2):
+ * Schema (version 3):
  *   locks(account_id PK, expires_ms, scope, audit_id) WITHOUT ROWID
  *       -- reason, ticket, source and created time live in the audit row
  *   audit(id PK, at_ms, actor, action, reason, ticket, matched, changed)
  *   profiles(account_id PK, updated_ms, last_success_ms, last_lat,
  *            last_lon, last_radius_km, last_country, last_city,
  *            flagged_spray, seen BLOB) WITHOUT ROWID
- *   history(id PK, ts_ms, account_id, ip BLOB(16), device_id, credential,
- *           action, score, country, city, lat, lon, asn, reasons, request_id)
- *       indexed by ts_ms, (account_id, ts_ms), and since version 2 by
- *       (ip, ts_ms), (asn, ts_ms), (country, ts_ms), (device_id, ts_ms).
+ *   history_batch(id PK, ts_min, ts_max, n, accounts_bloom BLOB, body BLOB)
+ *       indexed by ts_max: one row per batch of logins (store_hist.c)
+ *
+ * Versions 1 and 2 kept one history row per login, with 2 and then 6
+ * indexes; the migration to 3 packs those rows into batches and drops the
+ * table, in the one transaction of the migration.
  */
 #include "store/store_int.h"
 
@@ -39,8 +41,8 @@
 
 #define STORE_APP_ID 0x4C52736B /* "LRsk" */
 #define STORE_BUSY_MS 5000
-#define STORE_PURGE_CHUNK 10000
-#define STORE_QUERY_SQL_MAX 65536
+#define STORE_PURGE_CHUNK 1000        /* batches per purge transaction */
+#define STORE_RECENT_SCAN_MAX 1000000 /* batches one recent() reads */
 
 static const char *const store_migrations[] = {
     /* 0 -> 1: the base tables. */
@@ -95,7 +97,60 @@ static const char *const store_migrations[] = {
     "CREATE INDEX history_country ON history(country, ts_ms);"
     "CREATE INDEX history_device ON history(device_id, ts_ms)"
     " WHERE device_id != '';",
+    /* 2 -> 3: history in batches (store_migrate_history moves the rows). */
+    "CREATE TABLE history_batch ("
+    " id INTEGER PRIMARY KEY,"
+    " ts_min INTEGER NOT NULL,"
+    " ts_max INTEGER NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " accounts_bloom BLOB NOT NULL,"
+    " body BLOB NOT NULL);"
+    "CREATE INDEX history_batch_ts ON history_batch(ts_max);",
 };
+
+#define STORE_BATCH_MIGRATION 3 /* the version whose step moves history */
+
+/*
+ * A new file gets the latest schema in one step, not the migrations in
+ * turn: creating the old history table and its indexes only to drop them
+ * would leave their pages in the WAL and the free list.
+ */
+static const char store_schema_new[] =
+    "CREATE TABLE locks ("
+    " account_id TEXT PRIMARY KEY NOT NULL,"
+    " expires_ms INTEGER NOT NULL,"
+    " scope INTEGER NOT NULL,"
+    " audit_id INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX locks_expiry ON locks(expires_ms) WHERE expires_ms != 0;"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY,"
+    " at_ms INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " ticket TEXT NOT NULL,"
+    " matched INTEGER NOT NULL,"
+    " changed INTEGER NOT NULL);"
+    "CREATE TABLE profiles ("
+    " account_id TEXT PRIMARY KEY NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"
+    " last_success_ms INTEGER NOT NULL,"
+    " last_lat REAL,"
+    " last_lon REAL,"
+    " last_radius_km INTEGER NOT NULL,"
+    " last_country TEXT NOT NULL,"
+    " last_city TEXT NOT NULL,"
+    " flagged_spray INTEGER NOT NULL,"
+    " seen BLOB NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE history_batch ("
+    " id INTEGER PRIMARY KEY,"
+    " ts_min INTEGER NOT NULL,"
+    " ts_max INTEGER NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " accounts_bloom BLOB NOT NULL,"
+    " body BLOB NOT NULL);"
+    "CREATE INDEX history_batch_ts ON history_batch(ts_max);"
+    "PRAGMA application_id = 1280471915;";
 
 #define STORE_LATEST ((int)LR_ARRAY_LEN(store_migrations))
 
@@ -118,9 +173,12 @@ enum store_sql_id {
     SQL_PROFILE_LOAD,
     SQL_PROFILE_IDS,
     SQL_PROFILE_UPSERT,
-    SQL_HISTORY_INSERT,
-    SQL_HISTORY_RECENT,
-    SQL_HISTORY_PURGE,
+    SQL_BATCH_INSERT,
+    SQL_BATCH_BLOOMS,
+    SQL_BATCH_BODY,
+    SQL_BATCH_RANGE,
+    SQL_BATCH_OLD,
+    SQL_BATCH_DELETE,
     SQL_LOCKS_PURGE,
     SQL_COUNT_
 };
@@ -150,14 +208,16 @@ static const char *const store_sql[SQL_COUNT_] = {
                            " last_radius_km, last_country, last_city,"
                            " flagged_spray, seen)"
                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [SQL_HISTORY_INSERT] = "INSERT INTO history(" STORE_HISTORY_COLS ")"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                           " ?11, ?12, ?13, ?14)",
-    [SQL_HISTORY_RECENT] = "SELECT " STORE_HISTORY_COLS " FROM history"
-                           " WHERE account_id = ?1"
-                           " ORDER BY ts_ms DESC, id DESC LIMIT ?2",
-    [SQL_HISTORY_PURGE] = "DELETE FROM history WHERE id IN (SELECT id FROM"
-                          " history WHERE ts_ms < ?1 LIMIT ?2)",
+    [SQL_BATCH_INSERT] = "INSERT INTO history_batch(ts_min, ts_max, n,"
+                         " accounts_bloom, body) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [SQL_BATCH_BLOOMS] = "SELECT id, ts_max, accounts_bloom FROM history_batch"
+                         " ORDER BY id DESC",
+    [SQL_BATCH_BODY] = "SELECT body FROM history_batch WHERE id = ?1",
+    [SQL_BATCH_RANGE] = "SELECT id, body FROM history_batch"
+                        " WHERE ts_max >= ?1 AND ts_min <= ?2",
+    [SQL_BATCH_OLD] = "SELECT id, n FROM history_batch WHERE ts_max < ?1"
+                      " LIMIT ?2",
+    [SQL_BATCH_DELETE] = "DELETE FROM history_batch WHERE id = ?1",
     [SQL_LOCKS_PURGE] = "DELETE FROM locks WHERE expires_ms != 0"
                         " AND expires_ms <= ?1",
 };
@@ -542,6 +602,8 @@ static int store_quick_check(struct store_conn *c, char *err, size_t errcap)
     return rc;
 }
 
+static int store_migrate_history(struct store_conn *c);
+
 static int store_migrate(struct store_conn *c, int from, char *err,
                          size_t errcap)
 {
@@ -549,10 +611,16 @@ static int store_migrate(struct store_conn *c, int from, char *err,
     int rc = LR_OK;
 
     for (int v = from; v < STORE_LATEST && rc == 0; v++) {
+        if (v == 0) /* a new file: straight to the latest */
+            v = STORE_LATEST - 1;
         snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
         rc = store_begin(c);
         if (rc == 0)
-            rc = store_exec(c, store_migrations[v], "migrate");
+            rc = store_exec(c,
+                            from == 0 ? store_schema_new : store_migrations[v],
+                            "migrate");
+        if (rc == 0 && from != 0 && v + 1 == STORE_BATCH_MIGRATION)
+            rc = store_migrate_history(c);
         if (rc == 0)
             rc = store_exec(c, sql, "migrate");
         if (rc == 0)
@@ -907,56 +975,44 @@ static int store_put_profile(struct store_conn *c,
     return store_step_done(c, s, "save profile");
 }
 
+/* ---- transactions of the writer thread --------------------------------- */
+
+int store_db_begin(struct store_conn *c)
+{
+    return store_begin(c);
+}
+
+int store_db_commit(struct store_conn *c)
+{
+    return store_commit(c);
+}
+
+void store_db_rollback(struct store_conn *c)
+{
+    store_rollback(c);
+}
+
+int store_db_profile_put(struct store_conn *c, const struct store_prof_rec *r)
+{
+    return store_put_profile(c, r);
+}
+
 /* ---- history ----------------------------------------------------------- */
 
-static int store_put_history(struct store_conn *c,
-                             const struct store_hist_rec *r)
+int store_db_batch_put(struct store_conn *c, const struct store_hist_sealed *b)
 {
     sqlite3_stmt *s = NULL;
     int rc;
 
-    rc = store_stmt(c, SQL_HISTORY_INSERT, &s);
+    rc = store_stmt(c, SQL_BATCH_INSERT, &s);
     if (rc)
         return rc;
-    sqlite3_bind_int64(s, 1, r->ts_ms);
-    store_bind_text(s, 2, r->account, r->account_len);
-    sqlite3_bind_blob(s, 3, r->ip, 16, SQLITE_STATIC);
-    store_bind_text(s, 4, r->device, r->device_len);
-    sqlite3_bind_int(s, 5, r->credential);
-    sqlite3_bind_int(s, 6, r->action);
-    sqlite3_bind_int(s, 7, r->score);
-    store_bind_text(s, 8, r->country, strlen(r->country));
-    store_bind_text(s, 9, r->city, r->city_len);
-    if (r->has_location) {
-        sqlite3_bind_double(s, 10, r->lat);
-        sqlite3_bind_double(s, 11, r->lon);
-    } else {
-        sqlite3_bind_null(s, 10);
-        sqlite3_bind_null(s, 11);
-    }
-    sqlite3_bind_int64(s, 12, r->asn);
-    store_bind_text(s, 13, r->reasons, r->reasons_len);
-    store_bind_text(s, 14, r->request, r->request_len);
+    sqlite3_bind_int64(s, 1, b->ts_min);
+    sqlite3_bind_int64(s, 2, b->ts_max);
+    sqlite3_bind_int64(s, 3, b->n);
+    sqlite3_bind_blob(s, 4, b->bloom, (int)b->bloom_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, b->body, (int)b->body_len, SQLITE_STATIC);
     return store_step_done(c, s, "append history");
-}
-
-int store_db_write_batch(struct store_conn *c, struct store_rec *const *recs,
-                         size_t n)
-{
-    int rc;
-
-    rc = store_begin(c);
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (recs[i]->kind == STORE_REC_HISTORY)
-            rc = store_put_history(c, (const struct store_hist_rec *)recs[i]);
-        else
-            rc = store_put_profile(c, (const struct store_prof_rec *)recs[i]);
-    }
-    if (rc == 0)
-        rc = store_commit(c);
-    else
-        store_rollback(c);
-    return rc;
 }
 
 static void store_login_row(sqlite3_stmt *s, struct store_login *l)
@@ -984,220 +1040,360 @@ static void store_login_row(sqlite3_stmt *s, struct store_login *l)
     lr_strlcpy(l->request_id, store_col_text(s, 13), sizeof(l->request_id));
 }
 
-/* Makes room for one more row in a doubling array capped at @p max. */
-static int store_rows_grow(struct store_login **rows, size_t *cap, size_t n,
-                           size_t max)
+/* Writes the batch if it has rows, and empties it. */
+static int store_batch_flush(struct store_conn *c, struct store_hist_batch *b)
 {
-    struct store_login *p;
-    size_t want;
+    struct store_hist_sealed sealed;
+    int rc = LR_OK;
 
-    if (n < *cap)
+    if (store_hist_batch_rows(b) == 0)
         return LR_OK;
-    want = *cap ? *cap * 2 : 8;
-    if (want > max)
-        want = max;
-    p = realloc(*rows, want * sizeof(**rows));
-    if (p == NULL)
-        return LR_NOMEM;
-    *rows = p;
-    *cap = want;
-    return LR_OK;
+    store_hist_batch_seal(b, &sealed);
+    rc = store_db_batch_put(c, &sealed);
+    store_hist_batch_reset(b);
+    return rc;
+}
+
+/* Moves one old row into the batch; a row the codec refuses is skipped. */
+static int store_migrate_row(struct store_conn *c, struct store_hist_batch *b,
+                             const struct store_login *l, uint64_t *skipped)
+{
+    struct store_hist_rec *r = NULL;
+    int rc;
+
+    if (store_hist_pack(l, &r) != LR_OK) {
+        (*skipped)++;
+        return LR_OK;
+    }
+    rc = store_hist_batch_fits(b, r) ? LR_OK : store_batch_flush(c, b);
+    if (rc == 0)
+        store_hist_batch_add(b, r, 0);
+    free(r);
+    return rc;
+}
+
+/*
+ * Schema 2 -> 3, inside the migration's transaction: packs every row of
+ * the old history table into batches, in id order, then drops the table
+ * and its six indexes.
+ */
+static int store_migrate_history(struct store_conn *c)
+{
+    struct store_hist_batch *b = NULL;
+    struct store_login *l = malloc(sizeof(*l));
+    sqlite3_stmt *s = NULL;
+    uint64_t moved = 0, skipped = 0;
+    int rc = LR_NOMEM, step = SQLITE_DONE;
+
+    if (l == NULL || store_hist_batch_new(&b) != LR_OK)
+        goto out;
+    rc = sqlite3_prepare_v2(
+        c->db, "SELECT " STORE_HISTORY_COLS " FROM history ORDER BY id", -1, &s,
+        NULL);
+    if (rc != SQLITE_OK) {
+        rc = store_fail(c, rc, "migrate history");
+        goto out;
+    }
+    rc = LR_OK;
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        store_login_row(s, l);
+        rc = store_migrate_row(c, b, l, &skipped);
+        moved++;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_fail(c, step, "migrate history");
+    if (rc == 0)
+        rc = store_batch_flush(c, b);
+    if (rc == 0)
+        rc = store_exec(c, "DROP TABLE history", "migrate history");
+    if (rc == 0 && moved > 0)
+        lr_log(LR_LOG_INFO,
+               "store: %s: %llu logins packed into batches (%llu unreadable"
+               " ones dropped)",
+               c->path, (unsigned long long)(moved - skipped),
+               (unsigned long long)skipped);
+out:
+    sqlite3_finalize(s);
+    store_hist_batch_free(b);
+    free(l);
+    return rc;
+}
+
+/* Logs a damaged batch once per read; the caller skips it. */
+static void store_batch_damaged(const struct store_conn *c, int64_t id)
+{
+    lr_log(LR_LOG_ERROR, "store: %s: history batch %lld is damaged; skipped",
+           c->path, (long long)id);
+}
+
+/* Keeps the @p max newest rows of @p r (ts, then arrival, descending). */
+struct store_recent {
+    struct store_login *rows;
+    size_t n, cap, max;
+    uint64_t *seq; /* arrival order: larger = newer */
+    uint64_t next_seq;
+};
+
+static int store_recent_cmp(const struct store_login *a, uint64_t sa,
+                            const struct store_login *b, uint64_t sb)
+{
+    if (a->ts_ms != b->ts_ms)
+        return a->ts_ms > b->ts_ms ? -1 : 1;
+    return sa > sb ? -1 : (sa < sb ? 1 : 0);
+}
+
+/* Insertion into the sorted array; drops the oldest beyond max. */
+static void store_recent_add(struct store_recent *r,
+                             const struct store_hist_view *v, uint64_t seq)
+{
+    struct store_login *l;
+    size_t pos;
+
+    if (r->n == r->max) {
+        l = &r->rows[r->n - 1];
+        if (v->ts_ms < l->ts_ms ||
+            (v->ts_ms == l->ts_ms && seq < r->seq[r->n - 1]))
+            return;
+        r->n--;
+    }
+    store_hist_view_login(v, &r->rows[r->n]);
+    r->seq[r->n] = seq;
+    pos = r->n++;
+    while (pos > 0 &&
+           store_recent_cmp(&r->rows[pos], r->seq[pos], &r->rows[pos - 1],
+                            r->seq[pos - 1]) < 0) {
+        struct store_login t = r->rows[pos];
+        uint64_t ts = r->seq[pos];
+
+        r->rows[pos] = r->rows[pos - 1];
+        r->seq[pos] = r->seq[pos - 1];
+        r->rows[pos - 1] = t;
+        r->seq[pos - 1] = ts;
+        pos--;
+    }
+}
+
+/* Reads the rows of @p account from batch @p id into @p r. */
+static int store_recent_batch(struct store_conn *c, int64_t id,
+                              const char *account, size_t len,
+                              struct store_recent *r, uint64_t batch_seq)
+{
+    struct store_hist_iter it;
+    struct store_hist_view v;
+    sqlite3_stmt *s = NULL;
+    uint64_t row = 0;
+    int rc, step;
+
+    rc = store_stmt(c, SQL_BATCH_BODY, &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        rc = store_hist_iter_init(&it, sqlite3_column_blob(s, 0),
+                                  (size_t)sqlite3_column_bytes(s, 0));
+        while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK) {
+            if (store_hist_view_is(&v, account, len))
+                store_recent_add(r, &v, (batch_seq << 10) | row);
+            row++;
+        }
+        if (rc == LR_CORRUPT)
+            store_batch_damaged(c, id);
+        rc = LR_OK;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(c, step, "recent history");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/*
+ * Walks the batches newest first (by id, i.e. by commit), reading only those
+ * whose Bloom filter may hold the account. Stops once @p max rows are held
+ * and no older batch can hold a newer one (its ts_max is older than the
+ * oldest row held), or after STORE_RECENT_SCAN_MAX batches.
+ */
+static int store_recent_scan(struct store_conn *c, const char *account,
+                             struct store_recent *r)
+{
+    uint64_t h = store_hist_hash(account, strlen(account)), seen = 0;
+    size_t len = strlen(account);
+    sqlite3_stmt *s = NULL;
+    int rc, step = SQLITE_DONE;
+
+    rc = store_stmt(c, SQL_BATCH_BLOOMS, &s);
+    if (rc)
+        return rc;
+    while (rc == 0 && seen < STORE_RECENT_SCAN_MAX &&
+           (step = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(s, 0);
+
+        if (r->n == r->max &&
+            sqlite3_column_int64(s, 1) < r->rows[r->n - 1].ts_ms)
+            break;
+        seen++;
+        if (store_hist_bloom_may(sqlite3_column_blob(s, 2),
+                                 (size_t)sqlite3_column_bytes(s, 2), h))
+            rc = store_recent_batch(c, id, account, len, r, (uint64_t)id);
+    }
+    if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = store_fail(c, step, "recent history");
+    sqlite3_reset(s);
+    return rc;
 }
 
 int store_db_history_recent(struct store_conn *c, const char *account_id,
                             size_t max, struct store_login **rows_out,
                             size_t *n_out)
 {
-    struct store_login *rows = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *s = NULL;
-    int rc, step = SQLITE_DONE;
+    struct store_recent r = {.max = max};
+    int rc;
 
-    rc = store_stmt(c, SQL_HISTORY_RECENT, &s);
-    if (rc)
-        return rc;
-    store_bind_text(s, 1, account_id, strlen(account_id));
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
-    while (rc == 0 && n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
-        rc = store_rows_grow(&rows, &cap, n, max);
-        if (rc == 0)
-            store_login_row(s, &rows[n++]);
+    r.rows = malloc((max ? max : 1) * sizeof(*r.rows));
+    r.seq = malloc((max ? max : 1) * sizeof(*r.seq));
+    if (r.rows == NULL || r.seq == NULL) {
+        free(r.rows);
+        free(r.seq);
+        return LR_NOMEM;
     }
-    if (rc == 0 && step != SQLITE_DONE && step != SQLITE_ROW)
-        rc = store_fail(c, step, "recent history");
-    sqlite3_reset(s);
+    rc = max ? store_recent_scan(c, account_id, &r) : LR_OK;
+    free(r.seq);
     if (rc) {
-        free(rows);
+        free(r.rows);
         return rc;
     }
-    *rows_out = rows;
-    *n_out = n;
+    *rows_out = r.rows;
+    *n_out = r.n;
     return LR_OK;
 }
 
 /* ---- lock-by-query ----------------------------------------------------- */
 
-struct store_sqlbuf {
-    char buf[STORE_QUERY_SQL_MAX];
-    size_t len;
-    bool overflow;
-};
-
-static void store_sb_add(struct store_sqlbuf *b, const char *s)
+/* Adds the matching accounts of one batch body to @p set. */
+static int store_query_batch(struct store_conn *c, sqlite3_stmt *s,
+                             const struct store_query *q,
+                             const uint8_t (*ranges)[2][16],
+                             struct store_acctset *set)
 {
-    size_t n = strlen(s);
+    struct store_hist_iter it;
+    struct store_hist_view v;
+    int rc;
 
-    if (b->len + n + 1 > sizeof(b->buf)) {
-        b->overflow = true;
-        return;
+    rc = store_hist_iter_init(&it, sqlite3_column_blob(s, 1),
+                              (size_t)sqlite3_column_bytes(s, 1));
+    while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK) {
+        if (store_hist_match(&v, q, ranges))
+            rc = store_acctset_add(set, v.account, v.account_len);
     }
-    memcpy(b->buf + b->len, s, n + 1);
-    b->len += n;
-}
-
-/* Appends " AND <col> IN (?, ?, ...)" for @p n values. */
-static void store_sb_in(struct store_sqlbuf *b, const char *col, size_t n)
-{
-    if (n == 0)
-        return;
-    store_sb_add(b, " AND ");
-    store_sb_add(b, col);
-    store_sb_add(b, " IN (");
-    for (size_t i = 0; i < n; i++)
-        store_sb_add(b, i ? ", ?" : "?");
-    store_sb_add(b, ")");
-}
-
-static void store_query_sql(struct store_sqlbuf *b, const struct store_query *q)
-{
-    char tail[96];
-
-    store_sb_add(b, "SELECT DISTINCT account_id FROM history WHERE 1");
-    for (size_t i = 0; i < q->n_cidrs; i++)
-        store_sb_add(b,
-                     i ? " OR ip BETWEEN ? AND ?" : " AND (ip BETWEEN ? AND ?");
-    if (q->n_cidrs > 0)
-        store_sb_add(b, ")");
-    store_sb_in(b, "asn", q->n_asns);
-    store_sb_in(b, "country", q->n_countries);
-    if (q->device_id != NULL)
-        store_sb_add(b, " AND device_id = ? AND device_id != ''");
-    if (q->since_ms != 0)
-        store_sb_add(b, " AND ts_ms >= ?");
-    if (q->until_ms != 0)
-        store_sb_add(b, " AND ts_ms <= ?");
-    if (q->successful_only) {
-        snprintf(tail, sizeof(tail),
-                 " AND credential = %d AND action IN (%d, %d)", LR_CRED_VALID,
-                 LR_ACTION_ALLOW, LR_ACTION_CHALLENGE_2FA);
-        store_sb_add(b, tail);
+    if (rc == LR_CORRUPT) {
+        store_batch_damaged(c, sqlite3_column_int64(s, 0));
+        rc = LR_OK;
     }
-    store_sb_add(b, " ORDER BY account_id LIMIT ?");
+    return rc == LR_NOTFOUND ? LR_OK : rc;
 }
 
-static int store_query_bind(sqlite3_stmt *s, const struct store_query *q,
-                            uint8_t (*ranges)[2][16])
+static int store_query_scan(struct store_conn *c, const struct store_query *q,
+                            const uint8_t (*ranges)[2][16],
+                            struct store_acctset *set)
 {
-    int col = 1;
+    sqlite3_stmt *s = NULL;
+    int rc, step = SQLITE_DONE;
 
-    for (size_t i = 0; i < q->n_cidrs; i++) {
-        if (store_cidr_range(q->cidr_nets[i], q->cidr_families[i],
-                             q->cidr_bits[i], ranges[i][0], ranges[i][1]))
-            return LR_INVALID;
-        sqlite3_bind_blob(s, col++, ranges[i][0], 16, SQLITE_STATIC);
-        sqlite3_bind_blob(s, col++, ranges[i][1], 16, SQLITE_STATIC);
-    }
-    for (size_t i = 0; i < q->n_asns; i++)
-        sqlite3_bind_int64(s, col++, q->asns[i]);
-    for (size_t i = 0; i < q->n_countries; i++)
-        sqlite3_bind_text(s, col++, q->countries[i], -1, SQLITE_STATIC);
-    if (q->device_id != NULL)
-        sqlite3_bind_text(s, col++, q->device_id, -1, SQLITE_STATIC);
-    if (q->since_ms != 0)
-        sqlite3_bind_int64(s, col++, q->since_ms);
-    if (q->until_ms != 0)
-        sqlite3_bind_int64(s, col++, q->until_ms);
-    sqlite3_bind_int64(s, col, q->limit ? (sqlite3_int64)q->limit : -1);
-    return LR_OK;
-}
-
-static int store_query_run(struct store_conn *c, sqlite3_stmt *s,
-                           void (*fn)(const char *, void *), void *arg)
-{
-    int step;
-
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        fn(store_col_text(s, 0), arg);
-    return step == SQLITE_DONE ? LR_OK : store_fail(c, step, "query history");
+    rc = store_stmt(c, SQL_BATCH_RANGE, &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, q->since_ms != 0 ? q->since_ms : INT64_MIN);
+    sqlite3_bind_int64(s, 2, q->until_ms != 0 ? q->until_ms : INT64_MAX);
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = store_query_batch(c, s, q, ranges, set);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = store_fail(c, step, "query history");
+    sqlite3_reset(s);
+    if (rc == LR_FULL)
+        lr_log(LR_LOG_WARN,
+               "store: %s: query matches more than %d accounts; refused",
+               c->path, STORE_QUERY_ACCOUNTS_MAX);
+    return rc;
 }
 
 int store_db_history_query(struct store_conn *c, const struct store_query *q,
                            void (*fn)(const char *, void *), void *arg)
 {
-    struct store_sqlbuf *b = calloc(1, sizeof(*b));
-    uint8_t(*ranges)[2][16] = NULL;
-    sqlite3_stmt *s = NULL;
+    uint8_t(*ranges)[2][16] = calloc(q->n_cidrs + 1, sizeof(*ranges));
+    struct store_acctset *set = NULL;
     int rc = LR_NOMEM;
 
-    ranges = calloc(q->n_cidrs + 1, sizeof(*ranges));
-    if (b == NULL || ranges == NULL)
+    if (ranges == NULL || store_acctset_new(&set) != LR_OK)
         goto out;
-    store_query_sql(b, q);
-    rc = LR_INVALID;
-    if (b->overflow)
-        goto out;
-    rc = sqlite3_prepare_v2(c->db, b->buf, -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        rc = store_fail(c, rc, "prepare query");
-        goto out;
-    }
-    rc = store_query_bind(s, q, ranges);
+    rc = LR_OK;
+    for (size_t i = 0; i < q->n_cidrs && rc == 0; i++)
+        rc = store_cidr_range(q->cidr_nets[i], q->cidr_families[i],
+                              q->cidr_bits[i], ranges[i][0], ranges[i][1]);
     if (rc == 0)
-        rc = store_query_run(c, s, fn, arg);
+        rc = store_query_scan(c, q, (const uint8_t(*)[2][16])ranges, set);
+    if (rc == 0)
+        rc = store_acctset_emit(set, q->limit, fn, arg);
 out:
-    sqlite3_finalize(s);
+    store_acctset_free(set);
     free(ranges);
-    free(b);
     return rc;
 }
 
 /* ---- maintenance ------------------------------------------------------- */
 
-/* Deletes one chunk of old history in its own transaction. */
+/* Deletes one chunk of old batches in its own transaction. */
 static int store_purge_chunk(struct store_conn *c, int64_t before_ms,
-                             uint64_t *n)
+                             uint64_t *rows, size_t *batches)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
+    sqlite3_stmt *sel = NULL, *del = NULL;
+    int64_t ids[STORE_PURGE_CHUNK];
+    size_t n = 0;
+    int rc, step = SQLITE_DONE;
 
-    rc = store_stmt(c, SQL_HISTORY_PURGE, &s);
+    rc = store_stmt(c, SQL_BATCH_OLD, &sel);
+    if (rc == 0)
+        rc = store_stmt(c, SQL_BATCH_DELETE, &del);
     if (rc == 0)
         rc = store_begin(c);
     if (rc)
         return rc;
-    sqlite3_bind_int64(s, 1, before_ms);
-    sqlite3_bind_int(s, 2, STORE_PURGE_CHUNK);
-    rc = store_step_done(c, s, "purge history");
-    if (rc == 0) {
-        *n = (uint64_t)sqlite3_changes(c->db);
-        rc = store_commit(c);
-    } else {
-        store_rollback(c);
+    sqlite3_bind_int64(sel, 1, before_ms);
+    sqlite3_bind_int(sel, 2, STORE_PURGE_CHUNK);
+    while (n < STORE_PURGE_CHUNK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+        ids[n++] = sqlite3_column_int64(sel, 0);
+        *rows += (uint64_t)sqlite3_column_int64(sel, 1);
     }
+    if (step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = store_fail(c, step, "purge history");
+    sqlite3_reset(sel);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sqlite3_bind_int64(del, 1, ids[i]);
+        rc = store_step_done(c, del, "purge history");
+    }
+    if (rc == 0)
+        rc = store_commit(c);
+    else
+        store_rollback(c);
+    if (rc == 0)
+        *batches = n;
     return rc;
 }
 
 int store_db_purge(struct store_conn *c, int64_t before_ms, int64_t now_ms,
                    uint64_t *deleted_out)
 {
-    uint64_t total = 0, n = STORE_PURGE_CHUNK;
+    uint64_t total = 0;
+    size_t batches = STORE_PURGE_CHUNK;
     sqlite3_stmt *s = NULL;
     int rc = LR_OK;
 
-    while (rc == 0 && n == STORE_PURGE_CHUNK) {
-        n = 0;
-        rc = store_purge_chunk(c, before_ms, &n);
-        total += n;
+    while (rc == 0 && batches == STORE_PURGE_CHUNK) {
+        uint64_t rows = 0;
+
+        batches = 0;
+        rc = store_purge_chunk(c, before_ms, &rows, &batches);
+        if (rc == 0)
+            total += rows;
     }
     if (rc == 0)
         rc = store_stmt(c, SQL_LOCKS_PURGE, &s);

@@ -313,6 +313,12 @@ static void pull_fixed(void *arg, struct agent_metrics_pull *out)
     out->geo_build_epoch_s = 1700000000;
     out->geo_max_age_days = 30;
     out->store_writable = true;
+    out->store_commits.lock.count = 3;
+    out->store_commits.lock.sum_s = 0.012;
+    for (size_t b = 0; b < STORE_COMMIT_BUCKETS; b++) /* 1 <= 1 ms, 2 more */
+        out->store_commits.lock.le[b] = store_commit_bounds()[b] < 0.001  ? 0
+                                        : store_commit_bounds()[b] < 0.01 ? 1
+                                                                          : 3;
     lr_strlcpy(out->policy_version, "pol-\"7\"", sizeof(out->policy_version));
 }
 
@@ -444,6 +450,17 @@ static void test_agent_metrics_render_exact_values(void **state)
                 (double)(lr_now_ms() / 1000 - 1700000000 - 60));
     assert_true(V("loginrisk_geo_database_stale") == 1);
     assert_true(V("loginrisk_store_writable") == 1);
+    assert_true(V("loginrisk_store_commit_seconds_bucket{kind=\"lock\","
+                  "le=\"0.001\"}") == 1);
+    assert_true(V("loginrisk_store_commit_seconds_bucket{kind=\"lock\","
+                  "le=\"0.01\"}") == 3);
+    assert_true(V("loginrisk_store_commit_seconds_bucket{kind=\"lock\","
+                  "le=\"+Inf\"}") == 3);
+    assert_true(V("loginrisk_store_commit_seconds_count{kind=\"lock\"}") == 3);
+    assert_true(V("loginrisk_store_commit_seconds_sum{kind=\"lock\"}") ==
+                0.012);
+    assert_true(V("loginrisk_store_commit_seconds_count{kind=\"history\"}") ==
+                0);
     assert_true(V("loginrisk_decision_log_errors_total") == 4);
     assert_true(V("loginrisk_decision_log_dropped_total") == 1);
     assert_true(V("loginrisk_decision_log_lines_total") == 40);
@@ -470,6 +487,8 @@ static void test_agent_metrics_render_without_pull(void **state)
     /* pulled families are left out when their source is absent */
     assert_false(has_sample(p, "loginrisk_store_queue_depth"));
     assert_false(has_sample(p, "loginrisk_store_writable"));
+    assert_false(has_sample(p, "loginrisk_store_commit_seconds_count{kind="
+                               "\"lock\"}"));
     assert_true(value_of(p, "loginrisk_geo_database_age_seconds") == 0);
     assert_true(value_of(p, "loginrisk_geo_database_stale") == 0);
     assert_false(has_sample(p, "loginrisk_decision_log_errors_total"));

@@ -99,6 +99,7 @@ static void test_agent_metrics_pull_state_real_agent(void **state)
     assert_int_equal(agent_declog_open(&dopts, &dl, err, sizeof(err)), LR_OK);
     evaluate_some(st, dl);
     assert_int_equal(agent_declog_flush(dl, 10000), LR_OK);
+    assert_int_equal(store_flush(st->store), LR_OK); /* history committed */
     src.st = st;
     src.declog = dl;
     assert_int_equal(
@@ -109,6 +110,10 @@ static void test_agent_metrics_pull_state_real_agent(void **state)
     assert_true(value_of(page, "loginrisk_decision_log_errors_total") == 0);
     assert_true(value_of(page, "loginrisk_store_queue_depth") >= 0);
     assert_true(value_of(page, "loginrisk_store_dropped_writes_total") == 0);
+    assert_true(value_of(page, "loginrisk_store_commit_seconds_count{kind="
+                               "\"history\"}") >= 1);
+    assert_true(value_of(page, "loginrisk_store_commit_seconds_bucket{kind="
+                               "\"history\",le=\"+Inf\"}") >= 1);
     assert_true(
         value_of(page, "loginrisk_geo_database_build_timestamp_seconds") > 0);
     assert_true(value_of(page, "loginrisk_draining") == 0);

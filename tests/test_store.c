@@ -285,7 +285,8 @@ static void test_store_open_migrates_v1(void **state)
                      store_schema_latest());
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                     " WHERE name = 'history_asn'"),
-                     1);
+                     0);
+    assert_int_equal(sql_int(f->db, "SELECT n FROM history_batch"), 1);
 }
 
 static void expect_corrupt(struct fx *f, const char *what)
@@ -1442,7 +1443,8 @@ static void test_store_close_drains_queue(void **state)
     free(r);
 }
 
-/* A writer stuck behind another process's write lock: the queue fills. */
+/* A writer stuck behind another process's write lock: the queue fills
+ * (once the open history batch is full and must be written). */
 static void test_store_history_append_queue_full(void **state)
 {
     struct fx *f = *state;
@@ -1458,7 +1460,7 @@ static void test_store_history_append_queue_full(void **state)
     assert_int_equal(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL),
                      SQLITE_OK);
     ip4(&a, "192.0.2.1");
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < STORE_HIST_BATCH_ROWS + 200; i++) {
         struct store_login l;
         int rc;
 
@@ -1472,7 +1474,9 @@ static void test_store_history_append_queue_full(void **state)
         full += rc == LR_FULL;
         assert_true(store_queue_depth(f->st) <= 8);
     }
-    assert_true(accepted <= 8 + 8); /* the stuck commit took <= 8 */
+    /* the open batch, the stuck commit's <= 8, the queue's 8 */
+    assert_true(accepted <= STORE_HIST_BATCH_ROWS + 8 + 8);
+    assert_true(full > 0);
     assert_int_equal(store_dropped_writes(f->st), full);
     assert_int_equal(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL),
                      SQLITE_OK);
@@ -1481,7 +1485,8 @@ static void test_store_history_append_queue_full(void **state)
     assert_int_equal(store_queue_depth(f->st), 0);
     assert_int_equal(store_dropped_writes(f->st), full);
     fx_close(f);
-    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM history"),
+    assert_int_equal(sql_int(f->db, "SELECT coalesce(sum(n), 0)"
+                                    " FROM history_batch"),
                      (int64_t)accepted);
 }
 
@@ -1539,6 +1544,351 @@ static void test_store_purge_retention(void **state)
     assert_int_equal(deleted, 0);
     fx_close(f);
     assert_int_equal(sql_int(f->db, "SELECT count(*) FROM locks"), 1);
+}
+
+/* ---- history batches --------------------------------------------------- */
+
+#define HIST_ROWS_SQL "SELECT coalesce(sum(n), 0) FROM history_batch"
+
+/* The version 1 -> 2 indexes, as the second release created them. */
+static const char v2_indexes[] =
+    "CREATE INDEX history_ip ON history(ip, ts_ms);"
+    "CREATE INDEX history_asn ON history(asn, ts_ms);"
+    "CREATE INDEX history_country ON history(country, ts_ms);"
+    "CREATE INDEX history_device ON history(device_id, ts_ms)"
+    " WHERE device_id != '';"
+    "PRAGMA user_version = 2;"
+    "WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c"
+    " WHERE i < 1299)"
+    " INSERT INTO history(ts_ms, account_id, ip, device_id, credential,"
+    " action, score, country, city, lat, lon, asn, reasons, request_id)"
+    " SELECT 1700000000000 + i * 1000, 'm-' || (i % 50),"
+    " x'00000000000000000000ffffc0000201', 'dev-' || (i % 7), 1, 1, 10,"
+    " CASE WHEN i % 2 THEN 'GB' ELSE 'FR' END, 'City', NULL, NULL,"
+    " 64500 + (i % 3), 'NEW_DEVICE,RULE:x', 'req-' || i FROM c;"
+    /* a row the codec refuses (empty account): dropped with a count */
+    "INSERT INTO history(ts_ms, account_id, ip, device_id, credential,"
+    " action, score, country, city, lat, lon, asn, reasons, request_id)"
+    " VALUES(1700000000000, '', x'00', '', 1, 1, 0, '', '', NULL, NULL, 0,"
+    " '', '');";
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "m-3;m-10;..." in account order for the migrated rows matching @p keep. */
+static void expect_migrated(char *out, size_t cap, bool (*keep)(int))
+{
+    char names[50][8];
+    const char *sorted[50];
+    bool seen[50] = {false};
+    size_t n = 0;
+
+    out[0] = '\0';
+    for (int i = 0; i < 1300; i++)
+        seen[i % 50] |= keep(i);
+    for (int a = 0; a < 50; a++) {
+        if (!seen[a])
+            continue;
+        snprintf(names[n], sizeof(names[n]), "m-%d", a);
+        sorted[n] = names[n];
+        n++;
+    }
+    qsort(sorted, n, sizeof(sorted[0]), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        lr_strlcpy(out + strlen(out), sorted[i], cap - strlen(out));
+        lr_strlcpy(out + strlen(out), ";", cap - strlen(out));
+    }
+}
+
+static bool keep_dev3_early(int i)
+{
+    return i % 7 == 3 && i <= 100;
+}
+
+static bool keep_asn1_gb(int i)
+{
+    return i % 3 == 1 && i % 2 == 1;
+}
+
+struct recent_all {
+    int64_t ts[1000];
+    char request[1000][65];
+    size_t n;
+};
+
+static void collect_all(const struct store_login *l, void *arg)
+{
+    struct recent_all *r = arg;
+
+    if (r->n < 1000) {
+        r->ts[r->n] = l->ts_ms;
+        lr_strlcpy(r->request[r->n], l->request_id, sizeof(r->request[0]));
+    }
+    r->n++;
+}
+
+/* A version 2 database (one row per login, six indexes) migrates to
+ * batches in one step: same answers, old table and indexes gone. */
+static void test_store_open_migrates_v2_history(void **state)
+{
+    struct fx *f = *state;
+    struct store_query q = {.device_id = "dev-3", .until_ms = T0 + 100000};
+    uint32_t asn = 64501;
+    const char *gb[] = {"GB"};
+    struct recent_all *r = calloc(1, sizeof(*r));
+    char got[1024] = "", want[1024];
+
+    assert_non_null(r);
+    sql_exec(f->db, v1_schema);
+    sql_exec(f->db, v2_indexes);
+    fx_open(f);
+    assert_int_equal(store_schema_version(f->st), 3);
+    expect_migrated(want, sizeof(want), keep_dev3_early);
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_OK);
+    assert_string_equal(got, want);
+    q = (struct store_query){
+        .asns = &asn, .n_asns = 1, .countries = gb, .n_countries = 1};
+    got[0] = '\0';
+    expect_migrated(want, sizeof(want), keep_asn1_gb);
+    assert_int_equal(store_history_query(f->st, &q, collect_account, got),
+                     LR_OK);
+    assert_string_equal(got, want);
+    /* m-7: rows 7, 57, ..., 1257, newest first */
+    assert_int_equal(store_history_recent(f->st, "m-7", 100, collect_all, r),
+                     LR_OK);
+    assert_int_equal(r->n, 26);
+    assert_int_equal(r->ts[0], T0 + 1257000);
+    assert_string_equal(r->request[0], "req-1257");
+    assert_int_equal(r->ts[25], T0 + 7000);
+    fx_close(f);
+    assert_int_equal(sql_int(f->db, "SELECT count(*) FROM sqlite_schema"
+                                    " WHERE name LIKE 'history%'"
+                                    " AND name NOT LIKE 'history_batch%'"),
+                     0);
+    assert_int_equal(sql_int(f->db, HIST_ROWS_SQL), 1301); /* + v1's row */
+    assert_true(sql_int(f->db, "SELECT count(*) FROM history_batch") >= 3);
+    free(r);
+}
+
+/* Batches hold at most STORE_HIST_BATCH_ROWS rows; an account's recent
+ * logins come newest first across batches, whatever order they came in. */
+static void test_store_history_recent_across_batches(void **state)
+{
+    struct fx *f = *state;
+    struct recent_all *r = calloc(1, sizeof(*r));
+    struct store_login a;
+    char acct[16];
+
+    assert_non_null(r);
+    fx_open(f);
+    ip4(&a, "192.0.2.1");
+    for (int i = 0; i < 1200; i++) {
+        snprintf(acct, sizeof(acct), "r-%d", i % 3);
+        login(f->st, acct, i, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+    }
+    login(f->st, "r-1", -5000, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d",
+          &a); /* late, and older than all */
+    login(f->st, "r-1", 100000, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d",
+          &a);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    assert_int_equal(store_history_recent(f->st, "r-1", 1000, collect_all, r),
+                     LR_OK);
+    assert_int_equal(r->n, 402);
+    assert_int_equal(r->ts[0], T0 + 100000);
+    assert_int_equal(r->ts[1], T0 + 1198);
+    for (size_t i = 1; i < r->n; i++)
+        assert_true(r->ts[i] < r->ts[i - 1]);
+    assert_int_equal(r->ts[401], T0 - 5000);
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(store_history_recent(f->st, "r-2", 3, collect_all, r),
+                     LR_OK);
+    assert_int_equal(r->n, 3);
+    assert_int_equal(r->ts[0], T0 + 1199);
+    assert_int_equal(r->ts[2], T0 + 1193);
+    memset(r, 0, sizeof(*r));
+    assert_int_equal(store_history_recent(f->st, "nobody", 10, collect_all, r),
+                     LR_OK);
+    assert_int_equal(r->n, 0);
+    fx_close(f);
+    assert_int_equal(sql_int(f->db, HIST_ROWS_SQL), 1202);
+    assert_true(sql_int(f->db, "SELECT max(n) FROM history_batch") <=
+                STORE_HIST_BATCH_ROWS);
+    assert_true(sql_int(f->db, "SELECT count(*) FROM history_batch") >= 4);
+    free(r);
+}
+
+/* A damaged batch is skipped (and logged); the others still answer. */
+static void test_store_history_damaged_batch_skipped(void **state)
+{
+    struct fx *f = *state;
+    struct store_query q = {0};
+    struct recent *r = calloc(1, sizeof(*r));
+    struct store_login a;
+
+    assert_non_null(r);
+    fx_open(f);
+    ip4(&a, "192.0.2.1");
+    login(f->st, "first", 0, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    login(f->st, "second", 1, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+    fx_close(f);
+    /* batch 1: a count past its rows; then batches of junk and of a row
+     * whose account length runs past the end */
+    sql_exec(f->db,
+             "UPDATE history_batch SET body = x'01000000ff000000'"
+             " WHERE id = 1;"
+             "INSERT INTO history_batch(ts_min, ts_max, n, accounts_bloom,"
+             " body) VALUES(0, 1800000000000, 1, x'ffff', x'deadbeef'),"
+             "(0, 1800000000000, 1, x'', x'0100000001000000'"
+             " || x'4500' || zeroblob(57) || x'ff00' || zeroblob(10));");
+    fx_open(f);
+    expect_query(f->st, &q, "second;");
+    assert_int_equal(
+        store_history_recent(f->st, "first", 10, collect_recent, r), LR_OK);
+    assert_int_equal(r->n, 0);
+    assert_int_equal(
+        store_history_recent(f->st, "second", 10, collect_recent, r), LR_OK);
+    assert_int_equal(r->n, 1);
+    free(r);
+}
+
+/* Every truncation and many byte flips of a real body: decoding ends in
+ * LR_CORRUPT or a bounded row, never a read past the blob (ASan). */
+static void test_store_hist_iter_hostile(void **state)
+{
+    struct store_hist_batch *b = NULL;
+    struct store_hist_sealed s;
+    struct store_hist_iter it;
+    struct store_hist_view v;
+    struct store_hist_rec *rec = NULL;
+    struct store_login l, back;
+    unsigned char *copy;
+    uint32_t seed = 12345;
+    int rc;
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    ip4(&l, "198.51.100.7");
+    strcpy(l.account_id, "hostile");
+    strcpy(l.device_id, "dev");
+    strcpy(l.request_id, "req");
+    strcpy(l.city, "Ville");
+    strcpy(l.country, "FR");
+    strcpy(l.reasons[0], "NEW_DEVICE");
+    l.n_reasons = 1;
+    l.ts_ms = T0;
+    l.has_location = true;
+    l.lat = -33.9;
+    l.lon = 151.2;
+    l.asn = 4294967295u;
+    l.score = -7;
+    assert_int_equal(store_hist_batch_new(&b), LR_OK);
+    for (int i = 0; i < 3; i++) {
+        l.ts_ms = T0 + i;
+        assert_int_equal(store_hist_pack(&l, &rec), LR_OK);
+        assert_true(store_hist_batch_fits(b, rec));
+        store_hist_batch_add(b, rec, 0);
+        free(rec);
+    }
+    store_hist_batch_seal(b, &s);
+    assert_int_equal(s.n, 3);
+    assert_false(store_hist_bloom_may(s.bloom, s.bloom_len,
+                                      store_hist_hash("other", 5)) &&
+                 store_hist_bloom_may(s.bloom, s.bloom_len,
+                                      store_hist_hash("other2", 6)) &&
+                 store_hist_bloom_may(s.bloom, s.bloom_len,
+                                      store_hist_hash("other3", 6)));
+    assert_true(store_hist_bloom_may(s.bloom, s.bloom_len,
+                                     store_hist_hash("hostile", 7)));
+    assert_int_equal(store_hist_iter_init(&it, s.body, s.body_len), LR_OK);
+    assert_int_equal(store_hist_iter_next(&it, &v), LR_OK);
+    store_hist_view_login(&v, &back);
+    assert_string_equal(back.account_id, "hostile");
+    assert_string_equal(back.city, "Ville");
+    assert_string_equal(back.country, "FR");
+    assert_string_equal(back.reasons[0], "NEW_DEVICE");
+    assert_int_equal(back.ip_family, 4);
+    assert_int_equal(back.ip[3], 7);
+    assert_true(back.lat == -33.9 && back.lon == 151.2);
+    assert_int_equal(back.asn, 4294967295u);
+    assert_int_equal(back.score, -7);
+    for (size_t cut = 0; cut < s.body_len; cut++) {
+        copy = malloc(cut ? cut : 1);
+        memcpy(copy, s.body, cut);
+        rc = store_hist_iter_init(&it, copy, cut);
+        while (rc == LR_OK)
+            rc = store_hist_iter_next(&it, &v);
+        assert_int_equal(rc, LR_CORRUPT);
+        free(copy);
+    }
+    for (int round = 0; round < 5000; round++) {
+        copy = malloc(s.body_len);
+        memcpy(copy, s.body, s.body_len);
+        for (int k = 0; k < 3; k++) {
+            seed = seed * 1103515245u + 12345u;
+            copy[(seed >> 8) % s.body_len] = (unsigned char)(seed >> 20);
+        }
+        rc = store_hist_iter_init(&it, copy, s.body_len);
+        while (rc == LR_OK) {
+            rc = store_hist_iter_next(&it, &v);
+            if (rc == LR_OK)
+                store_hist_view_login(&v, &back);
+        }
+        assert_true(rc == LR_CORRUPT || rc == LR_NOTFOUND);
+        free(copy);
+    }
+    store_hist_batch_free(b);
+}
+
+/* Commit times are counted per kind, as cumulative buckets. */
+static void test_store_commit_stats_counts(void **state)
+{
+    struct fx *f = *state;
+    const char *ids[] = {"timed"};
+    struct store_commit_stats cs;
+    struct store_bulk_result r;
+    struct store_login a;
+    const double *bounds = store_commit_bounds();
+
+    fx_open(f);
+    store_commit_stats(f->st, &cs);
+    assert_int_equal(cs.lock.count, 0);
+    assert_int_equal(lock_const(f->st, ids, 1, &r), LR_OK);
+    ip4(&a, "192.0.2.1");
+    login(f->st, "timed", 0, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    store_commit_stats(f->st, &cs);
+    assert_int_equal(cs.lock.count, 1);
+    assert_true(cs.history.count >= 1);
+    assert_true(cs.lock.sum_s > 0);
+    for (size_t i = 1; i < STORE_COMMIT_BUCKETS; i++) {
+        assert_true(bounds[i] > bounds[i - 1]);
+        assert_true(cs.lock.le[i] >= cs.lock.le[i - 1]);
+        assert_true(cs.history.le[i] >= cs.history.le[i - 1]);
+    }
+    assert_true(cs.lock.le[STORE_COMMIT_BUCKETS - 1] <= cs.lock.count);
+}
+
+/* Without a flush, the open batch is written once its first row waited
+ * the linger time: polled on the file, bounded. */
+static void test_store_history_open_batch_lingers(void **state)
+{
+    struct fx *f = *state;
+    struct store_login a;
+    int64_t rows = 0;
+
+    fx_open(f);
+    ip4(&a, "192.0.2.1");
+    login(f->st, "linger", 0, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+    for (int i = 0; i < 1000 && rows == 0; i++) {
+        rows = sql_int(f->db, HIST_ROWS_SQL);
+        if (rows == 0)
+            usleep(10000);
+    }
+    assert_int_equal(rows, 1);
 }
 
 /* ---- codec ------------------------------------------------------------- */
@@ -1614,6 +1964,12 @@ int main(void)
         T(test_store_history_append_queue_full),
         T(test_store_purge_retention),
         T(test_store_cidr_range_edges),
+        T(test_store_open_migrates_v2_history),
+        T(test_store_history_recent_across_batches),
+        T(test_store_history_damaged_batch_skipped),
+        T(test_store_hist_iter_hostile),
+        T(test_store_commit_stats_counts),
+        T(test_store_history_open_batch_lingers),
     };
 
     lr_log_set_level(LR_LOG_WARN);
