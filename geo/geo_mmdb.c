@@ -112,20 +112,6 @@ enum geo_kind {
     GEO_KIND_BOOL,
 };
 
-static void geo_err(char *err, size_t errcap, const char *fmt, ...)
-    LR_PRINTF(3, 4);
-
-static void geo_err(char *err, size_t errcap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errcap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
-
 /* Copies metadata text for logs: printable ASCII only, bounded. */
 static void geo_safe_copy(char *dst, size_t cap, const char *src)
 {
@@ -204,23 +190,22 @@ static int geo_check_metadata(const struct geo_slot *s, char *err,
 
     geo_safe_copy(type, sizeof(type), md->database_type);
     if (md->ip_version != 4 && md->ip_version != 6) {
-        geo_err(err, errcap, "geo: %s database %s: unsupported ip_version %u",
-                name, s->path, (unsigned)md->ip_version);
-        return LR_CORRUPT;
+        return lr_errf(err, errcap, LR_CORRUPT,
+                       "geo: %s database %s: unsupported ip_version %u", name,
+                       s->path, (unsigned)md->ip_version);
     }
     if (md->database_type == NULL || !geo_type_fits(s->kind, type)) {
-        geo_err(err, errcap,
-                "geo: %s database %s: database_type \"%s\" does not fit "
-                "the %s slot",
-                name, s->path, type, name);
-        return LR_CORRUPT;
+        return lr_errf(err, errcap, LR_CORRUPT,
+                       "geo: %s database %s: database_type \"%s\" does not fit "
+                       "the %s slot",
+                       name, s->path, type, name);
     }
     if (geo_check_tree(&s->mmdb)) {
-        geo_err(err, errcap,
-                "geo: %s database %s: corrupt search tree (a record points "
-                "outside the file)",
-                name, s->path);
-        return LR_CORRUPT;
+        return lr_errf(
+            err, errcap, LR_CORRUPT,
+            "geo: %s database %s: corrupt search tree (a record points "
+            "outside the file)",
+            name, s->path);
     }
     return LR_OK;
 }
@@ -244,28 +229,27 @@ static int geo_slot_load(struct geo_slot *s, char *err, size_t errcap)
     int status;
 
     if (stat(s->path, &st) != 0) {
-        geo_err(err, errcap, "geo: %s database %s: cannot open: %s", name,
-                s->path, strerror(errno));
-        return LR_IO;
+        return lr_errf(err, errcap, LR_IO,
+                       "geo: %s database %s: cannot open: %s", name, s->path,
+                       strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
-        geo_err(err, errcap, "geo: %s database %s: not a regular file", name,
-                s->path);
-        return LR_IO;
+        return lr_errf(err, errcap, LR_IO,
+                       "geo: %s database %s: not a regular file", name,
+                       s->path);
     }
     if (st.st_size == 0) {
-        geo_err(err, errcap, "geo: %s database %s: file is empty", name,
-                s->path);
-        return LR_CORRUPT;
+        return lr_errf(err, errcap, LR_CORRUPT,
+                       "geo: %s database %s: file is empty", name, s->path);
     }
     status = MMDB_open(s->path, MMDB_MODE_MMAP, &s->mmdb);
     if (status != MMDB_SUCCESS) {
         int saved = errno; /* MMDB_open keeps the errno of its failure */
-        geo_err(err, errcap, "geo: %s database %s: cannot load: %s%s%s", name,
-                s->path, MMDB_strerror(status),
-                status == MMDB_IO_ERROR ? ": " : "",
-                status == MMDB_IO_ERROR ? strerror(saved) : "");
-        return geo_mmdb_open_rc(status);
+        return lr_errf(err, errcap, geo_mmdb_open_rc(status),
+                       "geo: %s database %s: cannot load: %s%s%s", name,
+                       s->path, MMDB_strerror(status),
+                       status == MMDB_IO_ERROR ? ": " : "",
+                       status == MMDB_IO_ERROR ? strerror(saved) : "");
     }
     s->opened = true;
     return LR_OK;
@@ -282,9 +266,9 @@ static int geo_slot_open(enum geo_slot_kind kind, const char *path,
         s->path = strdup(path);
     if (s == NULL || s->path == NULL ||
         geo_rcache_new(geo_cache_size[kind], &s->cache)) {
-        geo_err(err, errcap, "geo: %s database %s: out of memory",
-                geo_slot_defs[kind].name, path);
-        rc = LR_NOMEM;
+        rc =
+            lr_errf(err, errcap, LR_NOMEM, "geo: %s database %s: out of memory",
+                    geo_slot_defs[kind].name, path);
         goto out;
     }
     s->kind = kind;
@@ -316,8 +300,7 @@ int geo_db_open(const struct geo_paths *paths, struct geo_db **out, char *err,
     }
     db = calloc(1, sizeof(*db));
     if (db == NULL || geo_ncache_new(GEO_CACHE_NETS, &db->nets)) {
-        geo_err(err, errcap, "geo: out of memory");
-        rc = LR_NOMEM;
+        rc = lr_errf(err, errcap, LR_NOMEM, "geo: out of memory");
         goto out;
     }
     for (int k = 0; k < GEO_SLOT_COUNT; k++) {
