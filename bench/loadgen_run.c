@@ -83,27 +83,14 @@ struct bench_lg {
     _Atomic uint64_t budget; /* calls left in --count mode */
 };
 
-static const char *const lg_err_names[BENCH_ERR_COUNT] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-    "LOCAL",
-    "BAD_RESPONSE",
-    "NOT_SERVING",
+/* after the gRPC codes: the load generator's own (bench/loadgen.h) */
+_Static_assert(BENCH_ERR_LOCAL == LR_GRPC_STATUS_COUNT,
+               "local error codes follow the gRPC codes");
+static const char
+    *const lg_local_err_names[BENCH_ERR_COUNT - LR_GRPC_STATUS_COUNT] = {
+        "LOCAL",
+        "BAD_RESPONSE",
+        "NOT_SERVING",
 };
 
 static const char *const lg_action_names[BENCH_ACTIONS] = {
@@ -111,7 +98,11 @@ static const char *const lg_action_names[BENCH_ACTIONS] = {
 
 const char *bench_err_name(unsigned code)
 {
-    return code < BENCH_ERR_COUNT ? lg_err_names[code] : "?";
+    if (code < LR_GRPC_STATUS_COUNT)
+        return lr_grpc_status_name((int)code);
+    return code < BENCH_ERR_COUNT
+               ? lg_local_err_names[code - LR_GRPC_STATUS_COUNT]
+               : "?";
 }
 
 const char *bench_action_name(unsigned action)

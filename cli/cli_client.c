@@ -57,36 +57,11 @@ struct cli_call {
     bool done; /* the batch completed, so status and details are set */
 };
 
-#define CLI_STATUS_MAP(X)                                                      \
-    X(OK)                                                                      \
-    X(CANCELLED)                                                               \
-    X(UNKNOWN)                                                                 \
-    X(INVALID_ARGUMENT)                                                        \
-    X(DEADLINE_EXCEEDED)                                                       \
-    X(NOT_FOUND)                                                               \
-    X(ALREADY_EXISTS)                                                          \
-    X(PERMISSION_DENIED)                                                       \
-    X(RESOURCE_EXHAUSTED)                                                      \
-    X(FAILED_PRECONDITION)                                                     \
-    X(ABORTED)                                                                 \
-    X(OUT_OF_RANGE)                                                            \
-    X(UNIMPLEMENTED)                                                           \
-    X(INTERNAL)                                                                \
-    X(UNAVAILABLE)                                                             \
-    X(DATA_LOSS)                                                               \
-    X(UNAUTHENTICATED)
-
-#define CLI_STATUS_NAME_(n) #n,
-static const char *const cli_status_names[] = {
-    CLI_STATUS_MAP(CLI_STATUS_NAME_)};
-#undef CLI_STATUS_NAME_
-
 const char *cli_status_name(int code)
 {
-    if (code < 0 || (size_t)code >= LR_ARRAY_LEN(cli_status_names)) {
-        return "UNKNOWN_CODE";
-    }
-    return cli_status_names[code];
+    const char *name = lr_grpc_status_name(code);
+
+    return name != NULL ? name : "UNKNOWN_CODE";
 }
 
 int cli_status_parse(const char *name)
@@ -94,15 +69,15 @@ int cli_status_parse(const char *name)
     char *end = NULL;
     long v;
 
-    for (size_t i = 0; i < LR_ARRAY_LEN(cli_status_names); i++) {
-        if (strcmp(name, cli_status_names[i]) == 0) {
-            return (int)i;
+    for (int i = 0; i < LR_GRPC_STATUS_COUNT; i++) {
+        if (strcmp(name, lr_grpc_status_name(i)) == 0) {
+            return i;
         }
     }
     errno = 0;
     v = strtol(name, &end, 10);
     if (errno || end == name || *end != '\0' || v < 0 ||
-        v >= (long)LR_ARRAY_LEN(cli_status_names)) {
+        v >= LR_GRPC_STATUS_COUNT) {
         return -1;
     }
     return (int)v;

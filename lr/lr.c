@@ -16,6 +16,33 @@ static const char *const lr_err_msgs[] = {LR_ERR_MAP(LR_ERR_MSG_)};
 static const char *const lr_err_names[] = {LR_ERR_MAP(LR_ERR_NAME_)};
 #undef LR_ERR_NAME_
 
+static const char *const lr_grpc_status_names[LR_GRPC_STATUS_COUNT] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+const char *lr_grpc_status_name(int code)
+{
+    if (code < 0 || code >= LR_GRPC_STATUS_COUNT)
+        return NULL;
+    return lr_grpc_status_names[code];
+}
+
 int lr_errf(char *err, size_t errcap, int rc, const char *fmt, ...)
 {
     va_list ap;

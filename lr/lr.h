@@ -50,6 +50,11 @@ enum lr_err { LR_ERR_MAP(LR_ERR_ENUM_) LR_ERR_COUNT_ };
 const char *lr_strerror(int err);
 /** Symbolic name ("NOMEM") for @p err; never NULL, static storage. */
 const char *lr_errname(int err);
+/* gRPC status codes 0..16 (OK .. UNAUTHENTICATED), as named by the spec */
+#define LR_GRPC_STATUS_COUNT 17
+/** "RESOURCE_EXHAUSTED" for 8; NULL for a code outside 0..16. */
+const char *lr_grpc_status_name(int code);
+
 /**
  * Formats a message into @p err (when not NULL and @p errcap > 0) and
  * returns @p rc, for "return lr_errf(err, cap, LR_IO, "%s: ...", path);".

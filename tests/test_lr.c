@@ -40,6 +40,17 @@ static void test_lr_errf_formats_and_returns_rc(void **state)
     assert_int_equal(lr_errf(NULL, 0, LR_NOMEM, "x"), LR_NOMEM);
 }
 
+static void test_lr_grpc_status_names(void **state)
+{
+    (void)state;
+    assert_string_equal(lr_grpc_status_name(0), "OK");
+    assert_string_equal(lr_grpc_status_name(8), "RESOURCE_EXHAUSTED");
+    assert_string_equal(lr_grpc_status_name(LR_GRPC_STATUS_COUNT - 1),
+                        "UNAUTHENTICATED");
+    assert_null(lr_grpc_status_name(-1));
+    assert_null(lr_grpc_status_name(LR_GRPC_STATUS_COUNT));
+}
+
 static void test_lr_action_parse_round_trip(void **state)
 {
     enum lr_action a;
@@ -115,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lr_strerror_every_code_has_a_message),
         cmocka_unit_test(test_lr_errf_formats_and_returns_rc),
+        cmocka_unit_test(test_lr_grpc_status_names),
         cmocka_unit_test(test_lr_action_parse_round_trip),
         cmocka_unit_test(test_lr_signal_table),
         cmocka_unit_test(test_lr_utf8_valid_cases),
