@@ -48,6 +48,7 @@
 #define STORE_DURATION_MAX_S (100ull * 366 * 86400)
 #define STORE_CHECKPOINT_NS (10000LL * 1000000)
 #define STORE_PURGE_NS (60000LL * 1000000)
+#define STORE_TRIM_NS (1000LL * 1000000) /* size cap checked this often */
 #define STORE_FAIL_LOG_NS (10000LL * 1000000)
 #define STORE_DAY_MS 86400000LL
 #define STORE_CLOCK_AHEAD_MS STORE_DAY_MS       /* store time ignores beyond */
@@ -100,6 +101,7 @@ struct store {
     struct store_hist_batch *hist; /* the open batch of history rows */
     int64_t last_checkpoint_ns;
     int64_t last_purge_ns;
+    int64_t last_trim_ns;
     int64_t last_fail_log_ns;
     uint64_t failed_since_log;
 };
@@ -240,6 +242,7 @@ static int store_open_others(struct store *st, char *err, size_t errcap)
 static int store_writer_commit(void *ctx, struct store_rec *const *recs,
                                size_t n, bool flush, uint64_t *lost);
 static void store_writer_tick(void *ctx);
+static void store_writer_trim(struct store *st);
 
 int store_open(const struct store_opts *opts, struct store **out, char *err,
                size_t errcap)
@@ -590,7 +593,37 @@ static int store_writer_commit(void *ctx, struct store_rec *const *recs,
         return LR_OK;
     *lost = w.recs + (n - i);
     store_writer_failed(st, *lost, rc);
+    store_writer_trim(st); /* the size cap may be what failed */
     return rc;
+}
+
+/* History's share of max_bytes: the rest is headroom for locks. */
+static uint64_t store_history_cap(const struct store *st)
+{
+    return st->max_bytes / 10 * 9;
+}
+
+/*
+ * Keeps the history under its share of max_bytes by deleting the oldest
+ * batches, so a full cap costs old history, not new locks. Writer thread.
+ */
+static void store_writer_trim(struct store *st)
+{
+    uint64_t deleted = 0;
+    int rc;
+
+    if (st->max_bytes == 0 || st->read_only)
+        return;
+    pthread_mutex_lock(&st->write_mu);
+    pthread_mutex_lock(&st->writer_mu);
+    rc = store_db_history_trim(st->writer, store_history_cap(st), &deleted);
+    pthread_mutex_unlock(&st->writer_mu);
+    pthread_mutex_unlock(&st->write_mu);
+    if (rc == 0 && deleted > 0)
+        lr_log(LR_LOG_WARN,
+               "store: %s: size cap: removed the %llu oldest logins", st->path,
+               (unsigned long long)deleted);
+    st->last_trim_ns = lr_mono_ns();
 }
 
 static void store_writer_tick(void *ctx)
@@ -613,6 +646,8 @@ static void store_writer_tick(void *ctx)
                    st->path, (unsigned long long)deleted);
         st->last_purge_ns = now;
     }
+    if (now - st->last_trim_ns >= STORE_TRIM_NS)
+        store_writer_trim(st);
 }
 
 int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out)
@@ -628,6 +663,12 @@ int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out)
     pthread_mutex_lock(&st->write_mu);
     pthread_mutex_lock(&st->writer_mu);
     rc = store_db_purge(st->writer, before, now_ms, &deleted);
+    if (rc == 0 && st->max_bytes != 0) {
+        uint64_t trimmed = 0;
+
+        rc = store_db_history_trim(st->writer, store_history_cap(st), &trimmed);
+        deleted += trimmed;
+    }
     pthread_mutex_unlock(&st->writer_mu);
     pthread_mutex_unlock(&st->write_mu);
     if (rc == 0 && deleted_out != NULL)

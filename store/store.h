@@ -52,7 +52,9 @@ struct store_opts {
     uint32_t retention_days; /* history older than this is deleted */
     uint32_t batch;          /* queued writes that trigger a commit, 512 */
     uint32_t queue_cap;      /* queued writes before dropping, 65536 */
-    uint64_t max_bytes;      /* size cap of the database file, 0 = none */
+    uint64_t max_bytes;      /* size cap of the database file, 0 = none;
+                                the oldest history goes first to keep it
+                                under 90% of the cap */
 };
 
 /**

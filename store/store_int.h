@@ -358,6 +358,14 @@ LR_WUR int store_db_history_query(struct store_conn *c,
 LR_WUR int store_db_purge(struct store_conn *c, int64_t before_ms,
                           int64_t now_ms, uint64_t *deleted_out);
 
+/**
+ * Deletes the oldest history batches (16 per transaction, at most 256
+ * transactions) while the pages in use hold more than @p cap_bytes. *@p
+ * deleted_out gets the history rows deleted.
+ */
+LR_WUR int store_db_history_trim(struct store_conn *c, uint64_t cap_bytes,
+                                 uint64_t *deleted_out);
+
 /** A passive WAL checkpoint (best effort, errors logged). */
 void store_db_checkpoint(struct store_conn *c);
 

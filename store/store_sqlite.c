@@ -43,6 +43,8 @@
 #define STORE_BUSY_MS 5000
 #define STORE_PURGE_CHUNK 1000        /* batches per purge transaction */
 #define STORE_RECENT_SCAN_MAX 1000000 /* batches one recent() reads */
+#define STORE_TRIM_CHUNK 16   /* batches per size-cap transaction (~1 MiB) */
+#define STORE_TRIM_ROUNDS 256 /* chunks one trim to the size cap deletes */
 
 static const char *const store_migrations[] = {
     /* 0 -> 1: the base tables. */
@@ -178,6 +180,7 @@ enum store_sql_id {
     SQL_BATCH_BODY,
     SQL_BATCH_RANGE,
     SQL_BATCH_OLD,
+    SQL_BATCH_OLDEST,
     SQL_BATCH_DELETE,
     SQL_LOCKS_PURGE,
     SQL_COUNT_
@@ -217,6 +220,8 @@ static const char *const store_sql[SQL_COUNT_] = {
                         " WHERE ts_max >= ?1 AND ts_min <= ?2",
     [SQL_BATCH_OLD] = "SELECT id, n FROM history_batch WHERE ts_max < ?1"
                       " LIMIT ?2",
+    [SQL_BATCH_OLDEST] = "SELECT id, n FROM history_batch WHERE id > ?1"
+                         " ORDER BY id LIMIT ?2",
     [SQL_BATCH_DELETE] = "DELETE FROM history_batch WHERE id = ?1",
     [SQL_LOCKS_PURGE] = "DELETE FROM locks WHERE expires_ms != 0"
                         " AND expires_ms <= ?1",
@@ -1341,25 +1346,30 @@ out:
 
 /* ---- maintenance ------------------------------------------------------- */
 
-/* Deletes one chunk of old batches in its own transaction. */
-static int store_purge_chunk(struct store_conn *c, int64_t before_ms,
-                             uint64_t *rows, size_t *batches)
+/*
+ * Deletes one chunk of batches in its own transaction: those selected by
+ * @p sel_id (SQL_BATCH_OLD: older than @p arg; SQL_BATCH_OLDEST: the first
+ * ones by id above @p arg).
+ */
+static int store_purge_chunk(struct store_conn *c, enum store_sql_id sel_id,
+                             int64_t arg, size_t limit, uint64_t *rows,
+                             size_t *batches)
 {
     sqlite3_stmt *sel = NULL, *del = NULL;
     int64_t ids[STORE_PURGE_CHUNK];
     size_t n = 0;
     int rc, step = SQLITE_DONE;
 
-    rc = store_stmt(c, SQL_BATCH_OLD, &sel);
+    rc = store_stmt(c, sel_id, &sel);
     if (rc == 0)
         rc = store_stmt(c, SQL_BATCH_DELETE, &del);
     if (rc == 0)
         rc = store_begin(c);
     if (rc)
         return rc;
-    sqlite3_bind_int64(sel, 1, before_ms);
-    sqlite3_bind_int(sel, 2, STORE_PURGE_CHUNK);
-    while (n < STORE_PURGE_CHUNK && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+    sqlite3_bind_int64(sel, 1, arg);
+    sqlite3_bind_int64(sel, 2, (sqlite3_int64)limit);
+    while (n < limit && (step = sqlite3_step(sel)) == SQLITE_ROW) {
         ids[n++] = sqlite3_column_int64(sel, 0);
         *rows += (uint64_t)sqlite3_column_int64(sel, 1);
     }
@@ -1391,7 +1401,8 @@ int store_db_purge(struct store_conn *c, int64_t before_ms, int64_t now_ms,
         uint64_t rows = 0;
 
         batches = 0;
-        rc = store_purge_chunk(c, before_ms, &rows, &batches);
+        rc = store_purge_chunk(c, SQL_BATCH_OLD, before_ms, STORE_PURGE_CHUNK,
+                               &rows, &batches);
         if (rc == 0)
             total += rows;
     }
@@ -1400,6 +1411,49 @@ int store_db_purge(struct store_conn *c, int64_t before_ms, int64_t now_ms,
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, now_ms);
         rc = store_step_done(c, s, "purge locks");
+    }
+    if (rc == 0)
+        *deleted_out = total;
+    return rc;
+}
+
+/* Bytes of the file in use (pages not on the free list). */
+static int store_used_bytes(struct store_conn *c, uint64_t *out)
+{
+    int64_t pages = 0, free_pages = 0, page = 0;
+    int rc;
+
+    rc = store_query_int(c, "PRAGMA page_count", &pages);
+    if (rc == SQLITE_OK)
+        rc = store_query_int(c, "PRAGMA freelist_count", &free_pages);
+    if (rc == SQLITE_OK)
+        rc = store_query_int(c, "PRAGMA page_size", &page);
+    if (rc != SQLITE_OK)
+        return store_fail(c, rc, "page count");
+    *out = pages > free_pages ? (uint64_t)(pages - free_pages) * (uint64_t)page
+                              : 0;
+    return LR_OK;
+}
+
+int store_db_history_trim(struct store_conn *c, uint64_t cap_bytes,
+                          uint64_t *deleted_out)
+{
+    uint64_t used = 0, total = 0;
+    int rc = LR_OK;
+
+    for (int round = 0; round < STORE_TRIM_ROUNDS && rc == 0; round++) {
+        uint64_t rows = 0;
+        size_t batches = 0;
+
+        rc = store_used_bytes(c, &used);
+        if (rc || used <= cap_bytes)
+            break;
+        rc = store_purge_chunk(c, SQL_BATCH_OLDEST, INT64_MIN, STORE_TRIM_CHUNK,
+                               &rows, &batches);
+        if (rc == 0)
+            total += rows;
+        if (batches == 0)
+            break;
     }
     if (rc == 0)
         *deleted_out = total;

@@ -1891,6 +1891,56 @@ static void test_store_history_open_batch_lingers(void **state)
     assert_int_equal(rows, 1);
 }
 
+/* Under max_bytes the oldest history batches make way: new logins and new
+ * locks still fit, old logins are gone. */
+static void test_store_history_size_cap_drops_oldest(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = fx_opts(f);
+    const char *ids[] = {"after-cap"};
+    struct recent *r = calloc(1, sizeof(*r));
+    struct store_bulk_result res;
+    struct store_login a;
+    uint64_t deleted = 0;
+    char acct[32];
+    int flushed = 0;
+
+    assert_non_null(r);
+    o.max_bytes = 2 * 1024 * 1024;
+    assert_int_equal(store_open(&o, &f->st, NULL, 0), LR_OK);
+    ip4(&a, "192.0.2.1");
+    for (int i = 0; i < 40000; i++) {
+        snprintf(acct, sizeof(acct), "cap-%05d", i);
+        login(f->st, acct, i, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+        if (i % 2000 == 1999) /* a failed batch is allowed: it is counted */
+            flushed += store_flush(f->st) == LR_OK;
+    }
+    flushed += store_flush(f->st) == LR_OK;
+    assert_true(flushed > 0);
+    /* the writer trims by itself after a failed batch; a purge trims too */
+    assert_int_equal(store_purge(f->st, T0, &deleted), LR_OK);
+    assert_int_equal(store_lock_accounts(f->st, ids, 1, 0, STORE_SCOPE_ALL,
+                                         actor(T0), false, &res),
+                     LR_OK);
+    login(f->st, "newest", 50000, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d",
+          &a);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    assert_int_equal(
+        store_history_recent(f->st, "newest", 10, collect_recent, r), LR_OK);
+    assert_int_equal(r->n, 1);
+    r->n = 0;
+    assert_int_equal(
+        store_history_recent(f->st, "cap-00000", 10, collect_recent, r), LR_OK);
+    assert_int_equal(r->n, 0);
+    fx_close(f);
+    assert_true(sql_int(f->db, HIST_ROWS_SQL) < 40000);
+    assert_true(sql_int(f->db, "SELECT (page_count - freelist_count) *"
+                               " page_size FROM pragma_page_count,"
+                               " pragma_freelist_count, pragma_page_size") <=
+                2 * 1024 * 1024);
+    free(r);
+}
+
 /* ---- codec ------------------------------------------------------------- */
 
 static void test_store_cidr_range_edges(void **state)
@@ -1970,6 +2020,7 @@ int main(void)
         T(test_store_hist_iter_hostile),
         T(test_store_commit_stats_counts),
         T(test_store_history_open_batch_lingers),
+        T(test_store_history_size_cap_drops_oldest),
     };
 
     lr_log_set_level(LR_LOG_WARN);
