@@ -546,8 +546,10 @@ class ReadOnlyTest(FaultCase):
 
 
 class OverloadTest(FaultCase):
-    """Far more calls than one worker may hold (agent.max_inflight), each
-    held for a slow password fingerprint (Argon2id on one spray thread)."""
+    """Far more calls than one worker may hold (agent.max_inflight) sent at
+    once, each with a failed password for a slow spray pool (Argon2id on
+    one thread, queue 8). Answers do not wait for the fingerprints (R-SPRAY-1):
+    the pool's queue fills and the rest are skipped, never queued."""
 
     TEST_TIMEOUT = 180
     CALLS = 300
