@@ -183,8 +183,11 @@ bool store_hist_batch_fits(const struct store_hist_batch *b,
         return false;
     /* A batch spans little time, so retention and time ranges stay sharp
      * even when callers' clocks jump (backfills, injected clocks). */
-    return r->ts_ms >= b->ts_max - STORE_HIST_SPAN_MS &&
-           r->ts_ms <= b->ts_min + STORE_HIST_SPAN_MS;
+    if (r->ts_ms < b->ts_max &&
+        (uint64_t)b->ts_max - (uint64_t)r->ts_ms > STORE_HIST_SPAN_MS)
+        return false; /* differences in uint64_t: no overflow at extremes */
+    return !(r->ts_ms > b->ts_min &&
+             (uint64_t)r->ts_ms - (uint64_t)b->ts_min > STORE_HIST_SPAN_MS);
 }
 
 void store_hist_batch_add(struct store_hist_batch *b,

@@ -1793,6 +1793,17 @@ static void test_store_hist_iter_hostile(void **state)
         store_hist_batch_add(b, rec, 0);
         free(rec);
     }
+    /* a batch spans a minute at most, whatever the clock says (UBSan) */
+    for (int i = 0; i < 2; i++) {
+        l.ts_ms = i ? INT64_MAX : INT64_MIN;
+        assert_int_equal(store_hist_pack(&l, &rec), LR_OK);
+        assert_false(store_hist_batch_fits(b, rec));
+        free(rec);
+    }
+    l.ts_ms = T0 + 59000;
+    assert_int_equal(store_hist_pack(&l, &rec), LR_OK);
+    assert_true(store_hist_batch_fits(b, rec));
+    free(rec);
     store_hist_batch_seal(b, &s);
     assert_int_equal(s.n, 3);
     assert_false(store_hist_bloom_may(s.bloom, s.bloom_len,
