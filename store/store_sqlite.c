@@ -9,11 +9,15 @@
  * for each other through busy_timeout. Lock calls run on a connection with
  * synchronous=FULL and no automatic checkpoints: a commit fsyncs the WAL
  * before the call returns, and checkpoint work happens in the writer thread.
+ * The writer thread's commits (history batches, profiles) run with
+ * synchronous=NORMAL: no fsync of their own (the next lock commit or
+ * checkpoint syncs them); a power loss can lose the last of them, never
+ * corrupt the file.
  *
  * The schema is versioned with PRAGMA user_version and stamped with
  * PRAGMA application_id, so another application's database is refused
  * rather than "migrated". Migrations run in order, each in its own
- * transaction. SQLite result codes are translated here (store_sql_err) and
+ * transaction; a new file gets the latest schema in one. SQLite result codes are translated here (store_sql_err) and
  * the original message is logged.
  *
  * Schema (version 3):
