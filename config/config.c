@@ -98,22 +98,17 @@ static void cfg_msg_clean(const char *in, char *out, size_t cap)
     out[o] = '\0';
 }
 
-void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
-             ...)
+/*
+ * Writes "name:line: path: body" into @p clean (@p cap bytes), escaped by
+ * cfg_msg_clean; line 0, or a context without lines, leaves the line out.
+ */
+static void cfg_msg_format(const struct cfg_ctx *ctx, int line,
+                           const char *path, const char *body, char *clean,
+                           size_t cap)
 {
-    char body[CFG_MSG_MAX], full[CFG_MSG_MAX + CFG_PATH_MAX + 64];
-    char clean[sizeof(full)];
-    struct cfg_msg *msgs;
-    va_list ap;
-    size_t cap, n = 0;
+    char full[CFG_MSG_MAX + CFG_PATH_MAX + 64];
+    size_t n = 0;
 
-    if (ctx->n_msgs >= CFG_ERRORS_MAX) {
-        ctx->n_dropped++;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof(body), fmt, ap);
-    va_end(ap);
     /* a long file name must not push the rest off the end (or past it) */
     cfg_msg_add(full, sizeof(full), &n, "%s", ctx->name);
     if (line > 0 && ctx->have_lines)
@@ -122,7 +117,25 @@ void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
         cfg_msg_add(full, sizeof(full), &n, ": %s: %s", path, body);
     else
         cfg_msg_add(full, sizeof(full), &n, ": %s", body);
-    cfg_msg_clean(full, clean, sizeof(clean));
+    cfg_msg_clean(full, clean, cap);
+}
+
+void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
+             ...)
+{
+    char body[CFG_MSG_MAX], clean[CFG_MSG_MAX + CFG_PATH_MAX + 64];
+    struct cfg_msg *msgs;
+    va_list ap;
+    size_t cap;
+
+    if (ctx->n_msgs >= CFG_ERRORS_MAX) {
+        ctx->n_dropped++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof(body), fmt, ap);
+    va_end(ap);
+    cfg_msg_format(ctx, line, path, body, clean, sizeof(clean));
     if (ctx->n_msgs == ctx->cap_msgs) {
         cap = ctx->cap_msgs ? ctx->cap_msgs * 2 : 8;
         msgs = realloc(ctx->msgs, cap * sizeof(*msgs));
@@ -141,6 +154,23 @@ void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
     ctx->msgs[ctx->n_msgs].line = ctx->have_lines ? line : 0;
     ctx->msgs[ctx->n_msgs].seq = ctx->n_msgs;
     ctx->n_msgs++;
+}
+
+void cfg_warn(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
+              ...)
+{
+    char body[CFG_MSG_MAX], clean[CFG_MSG_MAX + CFG_PATH_MAX + 64];
+    va_list ap;
+
+    /* cfg_validate re-checks a config that was loaded, and warned about,
+     * already: say it once */
+    if (!ctx->have_lines)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(body, sizeof(body), fmt, ap);
+    va_end(ap);
+    cfg_msg_format(ctx, line, path, body, clean, sizeof(clean));
+    lr_log(LR_LOG_WARN, "%s", clean);
 }
 
 static int cfg_msg_cmp(const void *a, const void *b)

@@ -103,6 +103,14 @@ struct cfg_ctx {
 void cfg_err(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
              ...) LR_PRINTF(4, 5);
 
+/**
+ * Logs "name:line: path: message" as a warning (lr_log, LR_LOG_WARN): a
+ * value that loads but will not do what it seems to say. The load still
+ * succeeds. Silent under cfg_validate, which re-checks a loaded config.
+ */
+void cfg_warn(struct cfg_ctx *ctx, int line, const char *path, const char *fmt,
+              ...) LR_PRINTF(4, 5);
+
 /** Remembers that the value at @p addr came from @p line. */
 void cfg_where_add(struct cfg_ctx *ctx, const void *addr, int line);
 

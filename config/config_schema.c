@@ -120,6 +120,8 @@ static void cfg_check_thresholds(struct cfg_ctx *ctx, const void *base,
                                  const char *path, int line);
 static void cfg_check_velocity(struct cfg_ctx *ctx, const void *base,
                                const char *path, int line);
+static void cfg_check_distinct(struct cfg_ctx *ctx, const void *base,
+                               const char *path, int line);
 static void cfg_rule_effects(void *elem, const struct cfg_node *map);
 static void cfg_check_rule(struct cfg_ctx *ctx, const void *base,
                            const char *path, int line);
@@ -234,7 +236,7 @@ static const struct cfg_field cfg_velocity_rows[] = {
     CFG_VEL(ip_failures, 20),
     CFG_VEL(ip_distinct_accounts, 10),
     CFG_VEL(subnet_failures, 50),
-    CFG_VEL(subnet_distinct_accounts, 25),
+    CFG_VEL(subnet_distinct_accounts, 16),
     CFG_VEL(asn_failures, 500),
     CFG_VEL(account_failures, 10),
     CFG_VEL(account_distinct_ips, 10),
@@ -434,7 +436,8 @@ static const struct cfg_field cfg_root_rows[] = {
     CFG_SECT("logging", cfg_logging),
     CFG_SECT("metrics", cfg_metrics),
 };
-const struct cfg_section cfg_schema_root = CFG_SECTION_OF(cfg_root_rows, NULL);
+const struct cfg_section cfg_schema_root =
+    CFG_SECTION_OF(cfg_root_rows, cfg_check_distinct);
 
 /* ---- listeners: defaults, --listen, checks ---- */
 
@@ -586,6 +589,53 @@ static void cfg_check_velocity(struct cfg_ctx *ctx, const void *base,
                     path,
                     "window of %u s is shorter than %u buckets of 1 s each",
                     (unsigned)v->windows_s[i], (unsigned)v->buckets);
+    }
+}
+
+/*
+ * Distinct counts (accounts per IP, subnet and device, IPs per account,
+ * accounts per sprayed password) are exact up to limits.distinct_exact
+ * members of a key, then HyperLogLog estimates (risk/risk_velocity.c). A
+ * limit above distinct_exact is only ever met by an estimate, about 26%
+ * off either way, and its reason would print that estimate as a count: the
+ * config loads, with a warning that says so. The defaults stay at or below
+ * distinct_exact's default.
+ */
+static void cfg_check_distinct(struct cfg_ctx *ctx, const void *base,
+                               const char *path, int line)
+{
+    const struct cfg *c = base;
+    const struct {
+        const char *path;
+        const char *key;
+        const uint32_t *limit;
+    } lims[] = {
+        {"policy.velocity", "ip_distinct_accounts",
+         &c->velocity.ip_distinct_accounts},
+        {"policy.velocity", "subnet_distinct_accounts",
+         &c->velocity.subnet_distinct_accounts},
+        {"policy.velocity", "account_distinct_ips",
+         &c->velocity.account_distinct_ips},
+        {"policy.velocity", "device_distinct_accounts",
+         &c->velocity.device_distinct_accounts},
+        {"spray", "distinct_accounts", &c->spray.distinct_accounts},
+    };
+    uint32_t exact = c->limits.distinct_exact;
+    /* the limit's own line, else distinct_exact's when that was lowered */
+    int exact_line = cfg_line_or(ctx, &c->limits.distinct_exact, line);
+
+    (void)path;
+    for (size_t i = 0; i < LR_ARRAY_LEN(lims); i++) {
+        uint32_t v = *lims[i].limit;
+
+        if (v <= exact)
+            continue;
+        cfg_warn(ctx, cfg_line_or(ctx, lims[i].limit, exact_line), lims[i].path,
+                 "%s (%u) is above limits.distinct_exact (%u): it will be "
+                 "met by an estimated count (about 26%% off), not an exact "
+                 "one; lower it to %u or raise distinct_exact to %u",
+                 lims[i].key, (unsigned)v, (unsigned)exact, (unsigned)exact,
+                 (unsigned)v);
     }
 }
 

@@ -87,7 +87,7 @@ VELOCITY = {
     "ip_failures": 20,
     "ip_distinct_accounts": 10,
     "subnet_failures": 50,
-    "subnet_distinct_accounts": 25,
+    "subnet_distinct_accounts": 16,
     "asn_failures": 500,
     "account_failures": 10,
     "account_distinct_ips": 10,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,7 +212,7 @@ static void make_full(void)
         "         account_entries: 13, device_entries: 14,\n"
         "         spray_entries: 15, profile_cache: 16,\n"
         "         devices_per_account: 2, places_per_account: 3,\n"
-        "         recent_decisions: 17, distinct_exact: 4}\n"
+        "         recent_decisions: 17, distinct_exact: 14}\n"
         "logging: {level: debug, decision_log: %s/decisions.jsonl,\n"
         "          account: pseudonym, pseudonym_key_file: %s}\n"
         "metrics: {listen: \"127.0.0.1:9464\"}\n",
@@ -293,7 +294,7 @@ static void assert_defaults(const struct cfg *c)
     assert_int_equal(c->velocity.ip_failures, 20);
     assert_int_equal(c->velocity.ip_distinct_accounts, 10);
     assert_int_equal(c->velocity.subnet_failures, 50);
-    assert_int_equal(c->velocity.subnet_distinct_accounts, 25);
+    assert_int_equal(c->velocity.subnet_distinct_accounts, 16);
     assert_int_equal(c->velocity.asn_failures, 500);
     assert_int_equal(c->velocity.account_failures, 10);
     assert_int_equal(c->velocity.account_distinct_ips, 10);
@@ -435,6 +436,170 @@ static void test_cfg_load_string_empty_is_defaults(void **state)
     }
 }
 
+/* ---- warnings: written to stderr (lr_log), so the tests catch stderr ---- */
+
+static int g_saved_stderr = -1;
+
+static void capture_stderr(void)
+{
+    char path[128];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/stderr.txt", g_dir);
+    fflush(stderr);
+    g_saved_stderr = dup(STDERR_FILENO);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(g_saved_stderr >= 0 && fd >= 0);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    close(fd);
+}
+
+/* Puts stderr back; returns what was written meanwhile (caller frees). */
+static char *captured_stderr(void)
+{
+    char path[128];
+    char *text = calloc(1, 8192);
+    FILE *f;
+
+    assert_non_null(text);
+    fflush(stderr);
+    assert_int_equal(dup2(g_saved_stderr, STDERR_FILENO), STDERR_FILENO);
+    close(g_saved_stderr);
+    g_saved_stderr = -1;
+    snprintf(path, sizeof(path), "%s/stderr.txt", g_dir);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_true(fread(text, 1, 8191, f) < 8191);
+    fclose(f);
+    unlink(path);
+    return text;
+}
+
+/* Loads @p yaml, which must load, and returns its warnings (caller frees). */
+static char *load_warnings(const char *yaml)
+{
+    struct cfg *c;
+
+    capture_stderr();
+    c = expect_ok(yaml);
+    cfg_free(c);
+    return captured_stderr();
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/*
+ * R-VEL-2, R-VEL-3, R-VEL-6, R-DEVICE-2, R-SPRAY-1: every default distinct
+ * limit is at or below limits.distinct_exact, so each is met by an exact
+ * count; neither the defaults, the embedded default nor the example warn.
+ */
+static void test_cfg_distinct_limits_default_exact(void **state)
+{
+    struct cfg_errors e = {0};
+    struct cfg *c = NULL;
+    char *w;
+
+    (void)state;
+    capture_stderr();
+    assert_int_equal(cfg_load_file(g_example, &c, &e), LR_OK);
+    w = captured_stderr();
+    assert_string_equal(w, "");
+    free(w);
+    assert_true(c->velocity.ip_distinct_accounts <= c->limits.distinct_exact);
+    assert_true(c->velocity.subnet_distinct_accounts <=
+                c->limits.distinct_exact);
+    assert_true(c->velocity.account_distinct_ips <= c->limits.distinct_exact);
+    assert_true(c->velocity.device_distinct_accounts <=
+                c->limits.distinct_exact);
+    assert_true(c->spray.distinct_accounts <= c->limits.distinct_exact);
+    cfg_free(c);
+    w = load_warnings("");
+    assert_string_equal(w, "");
+    free(w);
+    w = load_warnings(cfg_default_yaml());
+    assert_string_equal(w, "");
+    free(w);
+}
+
+/* A distinct limit above distinct_exact loads, with a warning at its line
+ * that says the count it meets is an estimate and what to change. */
+static void test_cfg_distinct_limit_above_exact_warns(void **state)
+{
+    char *w = load_warnings("policy:\n  velocity:\n"
+                            "    subnet_distinct_accounts: 25\n");
+
+    (void)state;
+    assert_int_equal(count_lines(w), 1);
+    assert_non_null(strstr(w, " warn "));
+    assert_non_null(
+        strstr(w, "t.yaml:3: policy.velocity: subnet_distinct_accounts (25) "
+                  "is above limits.distinct_exact (16): it will be met by an "
+                  "estimated count (about 26% off), not an exact one; lower "
+                  "it to 16 or raise distinct_exact to 25\n"));
+    free(w);
+    /* raising distinct_exact to match is quiet */
+    w = load_warnings("policy:\n  velocity:\n"
+                      "    subnet_distinct_accounts: 25\n"
+                      "limits:\n  distinct_exact: 25\n");
+    assert_string_equal(w, "");
+    free(w);
+}
+
+/* Lowering distinct_exact below the default limits warns once for each
+ * limit it leaves above, at distinct_exact's line. */
+static void test_cfg_distinct_exact_lowered_warns(void **state)
+{
+    char *w = load_warnings("spray:\n  distinct_accounts: 6\n"
+                            "limits:\n  distinct_exact: 8\n");
+
+    (void)state;
+    assert_int_equal(count_lines(w), 3);
+    assert_non_null(strstr(w, "t.yaml:4: policy.velocity: "
+                              "ip_distinct_accounts (10) is above"));
+    assert_non_null(strstr(w, "t.yaml:4: policy.velocity: "
+                              "subnet_distinct_accounts (16) is above"));
+    assert_non_null(strstr(w, "t.yaml:4: policy.velocity: "
+                              "account_distinct_ips (10) is above"));
+    assert_null(strstr(w, "device_distinct_accounts"));
+    assert_null(strstr(w, "spray"));
+    free(w);
+    w = load_warnings("limits:\n  distinct_exact: 4\n");
+    assert_int_equal(count_lines(w), 5);
+    assert_non_null(strstr(w, "t.yaml:2: spray: distinct_accounts (10) is "
+                              "above limits.distinct_exact (4)"));
+    assert_non_null(strstr(w, "device_distinct_accounts (5)"));
+    free(w);
+}
+
+/* cfg_validate re-checks a loaded config: it does not warn a second time. */
+static void test_cfg_distinct_warning_once(void **state)
+{
+    struct cfg_errors e = {0};
+    struct cfg *c;
+    char *w;
+
+    (void)state;
+    capture_stderr();
+    c = expect_ok("limits:\n  distinct_exact: 8\n");
+    w = captured_stderr();
+    assert_int_equal(count_lines(w), 4);
+    free(w);
+    capture_stderr();
+    assert_int_equal(cfg_validate(c, &e), LR_OK);
+    w = captured_stderr();
+    assert_string_equal(w, "");
+    free(w);
+    assert_int_equal(e.n, 0);
+    cfg_free(c);
+}
+
 static void test_cfg_load_string_empty_sections(void **state)
 {
     struct cfg *c;
@@ -544,7 +709,7 @@ static void test_cfg_load_string_full_config(void **state)
     assert_int_equal(c->admin.tokens[1].role, CFG_ROLE_ANALYST);
     assert_string_equal(c->admin.tokens[0].hash, g_phc);
     assert_int_equal(c->admin.auth_cache_s, 0);
-    assert_int_equal(c->limits.distinct_exact, 4);
+    assert_int_equal(c->limits.distinct_exact, 14);
     assert_int_equal(c->logging.level, LR_LOG_DEBUG);
     assert_int_equal(c->logging.account, CFG_ACCOUNT_LOG_PSEUDONYM);
     assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
@@ -1495,6 +1660,10 @@ int main(void)
         cmocka_unit_test(test_cfg_load_file_example_loads),
         cmocka_unit_test(test_cfg_example_documents_every_key),
         cmocka_unit_test(test_cfg_load_string_empty_is_defaults),
+        cmocka_unit_test(test_cfg_distinct_limits_default_exact),
+        cmocka_unit_test(test_cfg_distinct_limit_above_exact_warns),
+        cmocka_unit_test(test_cfg_distinct_exact_lowered_warns),
+        cmocka_unit_test(test_cfg_distinct_warning_once),
         cmocka_unit_test(test_cfg_load_string_empty_sections),
         cmocka_unit_test(test_cfg_default_yaml_embedded),
         cmocka_unit_test(test_cfg_load_string_full_config),

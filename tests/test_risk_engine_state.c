@@ -131,6 +131,8 @@ static void test_risk_evaluate_subnet(void **state) /* R-VEL-3 */
     char ip[64], acct[16];
 
     (void)state;
+    t->cfg->velocity.subnet_distinct_accounts = 25;
+    tenv_reload(t);
     for (int i = 1; i <= 24; i++) {
         ipf(ip, sizeof(ip), "198.18.4.%d", i);
         snprintf(acct, sizeof(acct), "acct-%d", i);
