@@ -1014,6 +1014,13 @@ int store_history_recent(struct store *st, const char *account_id, size_t max,
         max = STORE_RECENT_MAX;
     if (max == 0)
         return LR_OK;
+    /* The open batch holds up to a second of logins: an admin looking at
+     * an account wants the login of a moment ago too. */
+    if (store_flush(st) != 0)
+        lr_log(LR_LOG_WARN,
+               "store: %s: recent logins read without some queued ones"
+               " (their write failed)",
+               st->path);
     r = store_reader_get(st);
     rc = store_db_history_recent(r->conn, account_id, max, &rows, &n);
     store_reader_put(r);

@@ -292,9 +292,9 @@ LR_WUR int store_history_append(struct store *st, const struct store_login *l);
 /**
  * Calls @p fn for up to @p max (capped at STORE_RECENT_MAX) most recent
  * logins of one account, newest first (by login time; equal times newest
- * written first). Rows are read before the first call, so @p fn may call
- * back into the store. Queued rows and the writer's open batch are not seen
- * (store_flush() first to see them). Reads only the batches whose Bloom
+ * written first). Flushes the writer first, so recent logins are seen (an
+ * admin call: it waits for the queue). Rows are read before the first call,
+ * so @p fn may call back into the store. Reads only the batches whose Bloom
  * filter may hold the account, newest first, and at most the newest
  * 1,000,000 batches (at least 1,000,000 seconds of history at one batch a
  * second; far more under load); a damaged batch is logged and skipped.
