@@ -7,7 +7,8 @@
  * that takes events from it, so a call's arrival and its completion are both
  * handled on its worker without locks. The call's pool of recycled objects is
  * worker-local for the same reason. Only agent_call_reply()/_fail() may run
- * on other threads (the spray pool); they touch nothing but the call itself.
+ * on other threads (the blocking-work pool of ReportOutcome and the admin
+ * calls); they touch nothing but the call itself.
  */
 #ifndef LR_AGENT_GRPC_H
 #define LR_AGENT_GRPC_H

@@ -184,6 +184,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
     return http_metrics(s, conn);
 }
 
+static void http_log(void *cls, const char *fmt, va_list ap) LR_PRINTF(2, 0);
+
 static void http_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
