@@ -29,7 +29,7 @@ targets=${*:-fuzz_request fuzz_config fuzz_geo fuzz_event}
 # clang, not gcc: libFuzzer. Warnings are gcc's business (-Werror there);
 # clang 14 has a few more opinions about code that is gcc-clean.
 CC=clang cmake -S "$src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DLR_FUZZ=ON -DLR_WERROR=OFF >/dev/null
+    -DLR_FUZZ=ON -DLR_WERROR=ON >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target fuzz_all geo_fixtures >/dev/null
 
 work=$dir/fuzz
