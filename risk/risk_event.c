@@ -247,21 +247,6 @@ out:
 
 /* ---- reading ------------------------------------------------------------- */
 
-static int risk_fail(char *err, size_t errcap, const char *fmt, ...)
-    LR_PRINTF(3, 4);
-
-static int risk_fail(char *err, size_t errcap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err != NULL && errcap > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return LR_INVALID;
-}
-
 /*
  * Copies string @p key of @p o into @p dst (@p cap bytes, so at most
  * cap - 1 of text). Absent or null leaves @p dst "" unless @p required.
@@ -275,17 +260,17 @@ static int risk_get_str(json_t *o, const char *key, bool required, char *dst,
     dst[0] = '\0';
     if (v == NULL || json_is_null(v)) {
         if (required)
-            return risk_fail(err, errcap, "%s: missing", key);
+            return lr_errf(err, errcap, LR_INVALID, "%s: missing", key);
         return LR_OK;
     }
     if (!json_is_string(v))
-        return risk_fail(err, errcap, "%s: must be a string", key);
+        return lr_errf(err, errcap, LR_INVALID, "%s: must be a string", key);
     len = json_string_length(v);
     if (len >= cap)
-        return risk_fail(err, errcap, "%s: longer than %zu bytes", key,
-                         cap - 1);
+        return lr_errf(err, errcap, LR_INVALID, "%s: longer than %zu bytes",
+                       key, cap - 1);
     if (required && len == 0)
-        return risk_fail(err, errcap, "%s: empty", key);
+        return lr_errf(err, errcap, LR_INVALID, "%s: empty", key);
     memcpy(dst, json_string_value(v), len);
     dst[len] = '\0';
     return LR_OK;
@@ -308,13 +293,14 @@ static int risk_get_enum(json_t *o, const char *key, const char *const *names,
     if (json_is_integer(v)) {
         json_int_t n = json_integer_value(v);
         if (n < 0 || n > max)
-            return risk_fail(err, errcap, "%s: %lld is not a known value", key,
-                             (long long)n);
+            return lr_errf(err, errcap, LR_INVALID,
+                           "%s: %lld is not a known value", key, (long long)n);
         *out = (int)n;
         return LR_OK;
     }
     if (!json_is_string(v))
-        return risk_fail(err, errcap, "%s: must be a name or a number", key);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "%s: must be a name or a number", key);
     for (int i = 0; i <= max; i++) {
         char low[RISK_SHORT_MAX];
         const char *s = names[i] + plen;
@@ -329,7 +315,7 @@ static int risk_get_enum(json_t *o, const char *key, const char *const *names,
             return LR_OK;
         }
     }
-    return risk_fail(err, errcap, "%s: unknown value", key);
+    return lr_errf(err, errcap, LR_INVALID, "%s: unknown value", key);
 }
 
 static int risk_get_ip(json_t *o, struct geo_ip *out, char *err, size_t errcap)
@@ -337,11 +323,12 @@ static int risk_get_ip(json_t *o, struct geo_ip *out, char *err, size_t errcap)
     json_t *v = json_object_get(o, "ip");
 
     if (v == NULL || json_is_null(v))
-        return risk_fail(err, errcap, "ip: missing");
+        return lr_errf(err, errcap, LR_INVALID, "ip: missing");
     if (!json_is_string(v))
-        return risk_fail(err, errcap, "ip: must be a string");
+        return lr_errf(err, errcap, LR_INVALID, "ip: must be a string");
     if (geo_ip_parse(json_string_value(v), json_string_length(v), out))
-        return risk_fail(err, errcap, "ip: not an IPv4 or IPv6 address");
+        return lr_errf(err, errcap, LR_INVALID,
+                       "ip: not an IPv4 or IPv6 address");
     return LR_OK;
 }
 
@@ -351,14 +338,15 @@ static int risk_get_ts(json_t *o, int64_t *out, char *err, size_t errcap)
     json_int_t n;
 
     if (v == NULL || json_is_null(v))
-        return risk_fail(err, errcap, "timestamp_ms: missing");
+        return lr_errf(err, errcap, LR_INVALID, "timestamp_ms: missing");
     if (!json_is_integer(v))
-        return risk_fail(err, errcap, "timestamp_ms: must be an integer");
+        return lr_errf(err, errcap, LR_INVALID,
+                       "timestamp_ms: must be an integer");
     n = json_integer_value(v);
     if (n <= 0 || n > RISK_TS_MAX)
-        return risk_fail(err, errcap,
-                         "timestamp_ms: %lld is out of range (1..%lld)",
-                         (long long)n, RISK_TS_MAX);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "timestamp_ms: %lld is out of range (1..%lld)",
+                       (long long)n, RISK_TS_MAX);
     *out = (int64_t)n;
     return LR_OK;
 }
@@ -371,11 +359,11 @@ static int risk_get_score(json_t *o, int *out, char *err, size_t errcap)
     if (v == NULL || json_is_null(v))
         return LR_OK;
     if (!json_is_integer(v))
-        return risk_fail(err, errcap, "score: must be an integer");
+        return lr_errf(err, errcap, LR_INVALID, "score: must be an integer");
     n = json_integer_value(v);
     if (n < 0 || n > 100)
-        return risk_fail(err, errcap, "score: %lld is out of range (0..100)",
-                         (long long)n);
+        return lr_errf(err, errcap, LR_INVALID,
+                       "score: %lld is out of range (0..100)", (long long)n);
     *out = (int)n;
     return LR_OK;
 }
@@ -423,8 +411,8 @@ static int risk_event_fields(json_t *o, struct risk_event *ev, char *err,
 /* jansson's message for a line that is not JSON at all. */
 static int risk_json_error(const json_error_t *je, char *err, size_t errcap)
 {
-    return risk_fail(err, errcap, "json: %s at column %d", je->text,
-                     je->column);
+    return lr_errf(err, errcap, LR_INVALID, "json: %s at column %d", je->text,
+                   je->column);
 }
 
 int risk_event_parse(const char *line, size_t len, struct risk_event *out,
@@ -438,8 +426,8 @@ int risk_event_parse(const char *line, size_t len, struct risk_event *out,
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         len--;
     if (len > RISK_EVENT_LINE_MAX) {
-        rc = risk_fail(err, errcap, "line: longer than %d bytes",
-                       RISK_EVENT_LINE_MAX);
+        rc = lr_errf(err, errcap, LR_INVALID, "line: longer than %d bytes",
+                     RISK_EVENT_LINE_MAX);
         goto out;
     }
     o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
@@ -448,13 +436,13 @@ int risk_event_parse(const char *line, size_t len, struct risk_event *out,
         goto out;
     }
     if (!json_is_object(o)) {
-        rc = risk_fail(err, errcap, "line: not a JSON object");
+        rc = lr_errf(err, errcap, LR_INVALID, "line: not a JSON object");
         goto out;
     }
     /* The event is ~2 KiB: built on the heap, copied out only when whole. */
     ev = calloc(1, sizeof(*ev));
     if (ev == NULL) {
-        risk_fail(err, errcap, "line: out of memory");
+        lr_errf(err, errcap, LR_INVALID, "line: out of memory");
         rc = LR_NOMEM;
         goto out;
     }
