@@ -26,6 +26,9 @@
  *
  * The Bloom filter has 8 bits per row (a power of two from 64 to
  * STORE_HIST_BLOOM_MAX * 8 bits) and 3 probes: about 3% false positives.
+ * A second one holds the rows' query terms - ASN, country, device, the
+ * /16 of an IPv4 address, the /48 of an IPv6 one - so lock-by-query skips
+ * the batches that cannot match without reading their rows.
  */
 #include "store/store_int.h"
 
@@ -38,6 +41,9 @@
 #define STORE_HB_PROBES 3
 #define STORE_HB_BLOOM_MIN 8 /* bytes */
 #define STORE_REASONS_TEXT_MAX (STORE_REASONS_MAX * 72)
+#define STORE_HB_TERMS 5      /* query terms per row, at most */
+#define STORE_HB_V4_PREFIX 14 /* key bytes of an IPv4 /16 */
+#define STORE_HB_V6_PREFIX 6  /* key bytes of an IPv6 /48 */
 
 struct store_hist_batch {
     unsigned char *buf; /* STORE_HIST_BATCH_BYTES */
@@ -48,6 +54,9 @@ struct store_hist_batch {
     int64_t opened_ns;
     uint64_t hashes[STORE_HIST_BATCH_ROWS]; /* account hashes, for the bloom */
     unsigned char bloom[STORE_HIST_BLOOM_MAX];
+    uint64_t terms[STORE_HIST_BATCH_ROWS * STORE_HB_TERMS];
+    size_t n_terms;
+    unsigned char terms_bloom[STORE_HIST_TERMS_BLOOM_MAX];
 };
 
 /* ---- little-endian helpers --------------------------------------------- */
@@ -114,14 +123,14 @@ static void hb_bloom_set(unsigned char *bloom, size_t bits, uint64_t h)
     }
 }
 
-bool store_hist_bloom_may(const void *bloom, size_t len, uint64_t h)
+static bool hb_bloom_may(const void *bloom, size_t len, size_t max, uint64_t h)
 {
     const unsigned char *b = bloom;
     uint64_t a = h, step = (h >> 32) | 1, bits = (uint64_t)len * 8;
 
     /* Not a filter this build writes: say "maybe", the rows decide. */
-    if (bloom == NULL || len < STORE_HB_BLOOM_MIN ||
-        len > STORE_HIST_BLOOM_MAX || (len & (len - 1)) != 0)
+    if (bloom == NULL || len < STORE_HB_BLOOM_MIN || len > max ||
+        (len & (len - 1)) != 0)
         return true;
     for (int i = 0; i < STORE_HB_PROBES; i++) {
         uint64_t pos = (a + (uint64_t)i * step) & (bits - 1);
@@ -130,6 +139,44 @@ bool store_hist_bloom_may(const void *bloom, size_t len, uint64_t h)
             return false;
     }
     return true;
+}
+
+bool store_hist_bloom_may(const void *bloom, size_t len, uint64_t h)
+{
+    return hb_bloom_may(bloom, len, STORE_HIST_BLOOM_MAX, h);
+}
+
+/* The hash of one query term: a tag byte, then the value's bytes. */
+static uint64_t hb_term(char tag, const void *v, size_t len)
+{
+    char buf[1 + STORE_ID_MAX];
+
+    buf[0] = tag;
+    memcpy(buf + 1, v, len);
+    return store_hist_hash(buf, len + 1);
+}
+
+static uint64_t hb_term_asn(uint32_t asn)
+{
+    unsigned char b[4];
+
+    hb_put(b, asn, 4);
+    return hb_term('a', b, 4);
+}
+
+static uint64_t hb_term_country(const char *c)
+{
+    char b[2] = {c[0], c[0] != '\0' ? c[1] : '\0'};
+
+    return hb_term('c', b, 2);
+}
+
+/* True when @p key is an IPv6 address (not an IPv4-mapped one). */
+static bool hb_v6_term_ok(const uint8_t key[16])
+{
+    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+    return memcmp(key, v4, 12) != 0;
 }
 
 /* ---- the writer's open batch ------------------------------------------- */
@@ -165,6 +212,7 @@ void store_hist_batch_reset(struct store_hist_batch *b)
     b->ts_min = 0;
     b->ts_max = 0;
     b->opened_ns = 0;
+    b->n_terms = 0;
 }
 
 static size_t hb_rec_size(const struct store_hist_rec *r)
@@ -230,6 +278,14 @@ void store_hist_batch_add(struct store_hist_batch *b,
     if (b->n == 0)
         b->opened_ns = now_ns;
     b->hashes[b->n++] = store_hist_hash(r->account, r->account_len);
+    b->terms[b->n_terms++] = hb_term_asn(r->asn);
+    b->terms[b->n_terms++] = hb_term_country(r->country);
+    if (r->device_len > 0)
+        b->terms[b->n_terms++] = hb_term('d', r->device, r->device_len);
+    if (hb_v6_term_ok(r->ip))
+        b->terms[b->n_terms++] = hb_term('q', r->ip, STORE_HB_V6_PREFIX);
+    else
+        b->terms[b->n_terms++] = hb_term('p', r->ip, STORE_HB_V4_PREFIX);
 }
 
 void store_hist_batch_seal(struct store_hist_batch *b,
@@ -242,18 +298,24 @@ void store_hist_batch_seal(struct store_hist_batch *b,
     memset(b->bloom, 0, bytes);
     for (uint32_t i = 0; i < b->n; i++)
         hb_bloom_set(b->bloom, bytes * 8, b->hashes[i]);
+    out->terms_len = STORE_HB_BLOOM_MIN;
+    while (out->terms_len < b->n_terms &&
+           out->terms_len < STORE_HIST_TERMS_BLOOM_MAX)
+        out->terms_len *= 2; /* 8 bits per term */
+    memset(b->terms_bloom, 0, out->terms_len);
+    for (size_t i = 0; i < b->n_terms; i++)
+        hb_bloom_set(b->terms_bloom, out->terms_len * 8, b->terms[i]);
     b->buf[0] = STORE_HB_VERSION;
     b->buf[1] = b->buf[2] = b->buf[3] = 0;
     hb_put(b->buf + 4, b->n, 4);
-    *out = (struct store_hist_sealed){
-        .ts_min = b->ts_min,
-        .ts_max = b->ts_max,
-        .n = b->n,
-        .bloom = b->bloom,
-        .bloom_len = bytes,
-        .body = b->buf,
-        .body_len = b->len,
-    };
+    out->ts_min = b->ts_min;
+    out->ts_max = b->ts_max;
+    out->n = b->n;
+    out->bloom = b->bloom;
+    out->bloom_len = bytes;
+    out->terms = b->terms_bloom;
+    out->body = b->buf;
+    out->body_len = b->len;
 }
 
 uint32_t store_hist_batch_rows(const struct store_hist_batch *b)
@@ -424,6 +486,50 @@ bool store_hist_match(const struct store_hist_view *v,
          memcmp(v->device, q->device_id, v->device_len) != 0))
         return false;
     return hb_match_places(v, q) && hb_match_cidrs(v, q, ranges);
+}
+
+/* True when a CIDR's addresses may be in the filter (or it cannot say). */
+static bool hb_cidr_may(const void *bloom, size_t len, const uint8_t lo[16],
+                        unsigned total_bits)
+{
+    if (total_bits >= STORE_HB_V4_PREFIX * 8 && !hb_v6_term_ok(lo))
+        return hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
+                            hb_term('p', lo, STORE_HB_V4_PREFIX));
+    if (total_bits >= STORE_HB_V6_PREFIX * 8 && hb_v6_term_ok(lo))
+        return hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
+                            hb_term('q', lo, STORE_HB_V6_PREFIX));
+    return true;
+}
+
+bool store_hist_terms_may(const void *bloom, size_t len,
+                          const struct store_query *q,
+                          const uint8_t (*ranges)[2][16])
+{
+    bool may = q->n_asns == 0;
+
+    if (bloom == NULL)
+        return true; /* a batch written before schema 4 */
+    for (size_t i = 0; !may && i < q->n_asns; i++)
+        may = hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
+                           hb_term_asn(q->asns[i]));
+    if (!may)
+        return false;
+    may = q->n_countries == 0;
+    for (size_t i = 0; !may && i < q->n_countries; i++)
+        may = hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
+                           hb_term_country(q->countries[i]));
+    if (!may)
+        return false;
+    if (q->device_id != NULL &&
+        !hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
+                      hb_term('d', q->device_id, strlen(q->device_id))))
+        return false;
+    may = q->n_cidrs == 0;
+    for (size_t i = 0; !may && i < q->n_cidrs; i++)
+        may = hb_cidr_may(bloom, len, ranges[i][0],
+                          q->cidr_families[i] == 4 ? 96u + q->cidr_bits[i]
+                                                   : q->cidr_bits[i]);
+    return may;
 }
 
 /* ---- distinct accounts ------------------------------------------------- */

@@ -101,10 +101,11 @@ LR_WUR int store_cidr_range(const uint8_t net[16], uint8_t family, uint8_t bits,
 
 /* ---- history batches (store_hist.c) ------------------------------------ */
 
-#define STORE_HIST_BATCH_ROWS 512    /* rows per batch, at most */
-#define STORE_HIST_BATCH_BYTES 65536 /* packed bytes per batch, at most */
-#define STORE_HIST_BLOOM_MAX 512     /* Bloom filter bytes, at most */
-#define STORE_HIST_SPAN_MS 60000     /* ts_max - ts_min of a batch, at most */
+#define STORE_HIST_BATCH_ROWS 512       /* rows per batch, at most */
+#define STORE_HIST_BATCH_BYTES 65536    /* packed bytes per batch, at most */
+#define STORE_HIST_BLOOM_MAX 512        /* Bloom filter bytes, at most */
+#define STORE_HIST_TERMS_BLOOM_MAX 4096 /* query-term filter bytes */
+#define STORE_HIST_SPAN_MS 60000 /* ts_max - ts_min of a batch, at most */
 #define STORE_QUERY_ACCOUNTS_MAX 2000000 /* distinct accounts per query */
 
 /* The writer thread's open batch (one, reused; fixed size). */
@@ -117,6 +118,8 @@ struct store_hist_sealed {
     uint32_t n;
     const unsigned char *bloom;
     size_t bloom_len;
+    const unsigned char *terms; /* query-term filter */
+    size_t terms_len;
     const unsigned char *body;
     size_t body_len;
 };
@@ -192,6 +195,15 @@ void store_hist_view_login(const struct store_hist_view *v,
 /** True when the row belongs to @p account (@p len bytes). */
 bool store_hist_view_is(const struct store_hist_view *v, const char *account,
                         size_t len);
+
+/**
+ * False only when a batch's query-term filter proves no row can match @p q
+ * (its ASNs, countries, device, or CIDRs of /16 or longer for IPv4 and /48
+ * or longer for IPv6); NULL (an older batch) says true.
+ */
+bool store_hist_terms_may(const void *bloom, size_t len,
+                          const struct store_query *q,
+                          const uint8_t (*ranges)[2][16]);
 
 /** True when the row matches @p q; @p ranges are its CIDRs' key ranges. */
 bool store_hist_match(const struct store_hist_view *v,

@@ -17,22 +17,23 @@
  * The schema is versioned with PRAGMA user_version and stamped with
  * PRAGMA application_id, so another application's database is refused
  * rather than "migrated". Migrations run in order, each in its own
- * transaction; a new file gets the latest schema in one. SQLite result codes are translated here (store_sql_err) and
- * the original message is logged.
+ * transaction; a new file gets the latest schema in one. SQLite result codes
+ * are translated here (store_sql_err) and the original message is logged.
  *
- * Schema (version 3):
+ * Schema (version 4):
  *   locks(account_id PK, expires_ms, scope, audit_id) WITHOUT ROWID
  *       -- reason, ticket, source and created time live in the audit row
  *   audit(id PK, at_ms, actor, action, reason, ticket, matched, changed)
  *   profiles(account_id PK, updated_ms, last_success_ms, last_lat,
  *            last_lon, last_radius_km, last_country, last_city,
  *            flagged_spray, seen BLOB) WITHOUT ROWID
- *   history_batch(id PK, ts_min, ts_max, n, accounts_bloom BLOB, body BLOB)
- *       indexed by ts_max: one row per batch of logins (store_hist.c)
+ *   history_batch(id PK, ts_min, ts_max, n, accounts_bloom BLOB, body BLOB,
+ *                 terms_bloom BLOB) indexed by ts_max: one row per batch of
+ *       logins (store_hist.c); terms_bloom since version 4
  *
  * Versions 1 and 2 kept one history row per login, with 2 and then 6
- * indexes; the migration to 3 packs those rows into batches and drops the
- * table, in the one transaction of the migration.
+ * indexes; the migration to 4 packs those rows into batches and drops the
+ * table, in the one transaction of that step.
  */
 #include "store/store_int.h"
 
@@ -103,7 +104,7 @@ static const char *const store_migrations[] = {
     "CREATE INDEX history_country ON history(country, ts_ms);"
     "CREATE INDEX history_device ON history(device_id, ts_ms)"
     " WHERE device_id != '';",
-    /* 2 -> 3: history in batches (store_migrate_history moves the rows). */
+    /* 2 -> 3: history in batches (the rows move in the step to 4). */
     "CREATE TABLE history_batch ("
     " id INTEGER PRIMARY KEY,"
     " ts_min INTEGER NOT NULL,"
@@ -112,9 +113,14 @@ static const char *const store_migrations[] = {
     " accounts_bloom BLOB NOT NULL,"
     " body BLOB NOT NULL);"
     "CREATE INDEX history_batch_ts ON history_batch(ts_max);",
+    /* 3 -> 4: the batches' query-term filters (NULL in older batches);
+     * store_migrate_history moves the rows of a version 2 history. */
+    "ALTER TABLE history_batch ADD COLUMN terms_bloom BLOB;",
 };
 
-#define STORE_BATCH_MIGRATION 3 /* the version whose step moves history */
+/* The version whose step moves a schema 1 or 2 history into batches (once
+ * the batch table has all its columns); a no-op without the old table. */
+#define STORE_BATCH_MIGRATION 4
 
 /*
  * A new file gets the latest schema in one step, not the migrations in
@@ -154,7 +160,8 @@ static const char store_schema_new[] =
     " ts_max INTEGER NOT NULL,"
     " n INTEGER NOT NULL,"
     " accounts_bloom BLOB NOT NULL,"
-    " body BLOB NOT NULL);"
+    " body BLOB NOT NULL,"
+    " terms_bloom BLOB);"
     "CREATE INDEX history_batch_ts ON history_batch(ts_max);"
     "PRAGMA application_id = 1280471915;";
 
@@ -216,11 +223,12 @@ static const char *const store_sql[SQL_COUNT_] = {
                            " flagged_spray, seen)"
                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [SQL_BATCH_INSERT] = "INSERT INTO history_batch(ts_min, ts_max, n,"
-                         " accounts_bloom, body) VALUES(?1, ?2, ?3, ?4, ?5)",
+                         " accounts_bloom, body, terms_bloom)"
+                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [SQL_BATCH_BLOOMS] = "SELECT id, ts_max, accounts_bloom FROM history_batch"
                          " ORDER BY id DESC",
     [SQL_BATCH_BODY] = "SELECT body FROM history_batch WHERE id = ?1",
-    [SQL_BATCH_RANGE] = "SELECT id, body FROM history_batch"
+    [SQL_BATCH_RANGE] = "SELECT id, terms_bloom FROM history_batch"
                         " WHERE ts_max >= ?1 AND ts_min <= ?2",
     [SQL_BATCH_OLD] = "SELECT id, n FROM history_batch WHERE ts_max < ?1"
                       " LIMIT ?2",
@@ -1021,6 +1029,7 @@ int store_db_batch_put(struct store_conn *c, const struct store_hist_sealed *b)
     sqlite3_bind_int64(s, 3, b->n);
     sqlite3_bind_blob(s, 4, b->bloom, (int)b->bloom_len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 5, b->body, (int)b->body_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, b->terms, (int)b->terms_len, SQLITE_STATIC);
     return store_step_done(c, s, "append history");
 }
 
@@ -1082,9 +1091,9 @@ static int store_migrate_row(struct store_conn *c, struct store_hist_batch *b,
 }
 
 /*
- * Schema 2 -> 3, inside the migration's transaction: packs every row of
- * the old history table into batches, in id order, then drops the table
- * and its six indexes.
+ * Schema 3 -> 4, inside the migration's transaction: packs every row of
+ * the old history table (if there is one) into batches, in id order, then
+ * drops the table and its six indexes.
  */
 static int store_migrate_history(struct store_conn *c)
 {
@@ -1092,10 +1101,23 @@ static int store_migrate_history(struct store_conn *c)
     struct store_login *l = malloc(sizeof(*l));
     sqlite3_stmt *s = NULL;
     uint64_t moved = 0, skipped = 0;
+    int64_t tables = 0;
     int rc = LR_NOMEM, step = SQLITE_DONE;
 
     if (l == NULL || store_hist_batch_new(&b) != LR_OK)
         goto out;
+    rc = store_query_int(c,
+                         "SELECT count(*) FROM sqlite_schema"
+                         " WHERE type = 'table' AND name = 'history'",
+                         &tables);
+    if (rc != SQLITE_OK) {
+        rc = store_fail(c, rc, "migrate history");
+        goto out;
+    }
+    if (tables == 0) { /* created at version 3: nothing to move */
+        rc = LR_OK;
+        goto out;
+    }
     rc = sqlite3_prepare_v2(
         c->db, "SELECT " STORE_HISTORY_COLS " FROM history ORDER BY id", -1, &s,
         NULL);
@@ -1278,27 +1300,40 @@ int store_db_history_recent(struct store_conn *c, const char *account_id,
 
 /* ---- lock-by-query ----------------------------------------------------- */
 
-/* Adds the matching accounts of one batch body to @p set. */
-static int store_query_batch(struct store_conn *c, sqlite3_stmt *s,
+/* Adds the matching accounts of batch @p id to @p set. */
+static int store_query_batch(struct store_conn *c, int64_t id,
                              const struct store_query *q,
                              const uint8_t (*ranges)[2][16],
                              struct store_acctset *set)
 {
     struct store_hist_iter it;
     struct store_hist_view v;
-    int rc;
+    sqlite3_stmt *s = NULL;
+    int rc, step;
 
-    rc = store_hist_iter_init(&it, sqlite3_column_blob(s, 1),
-                              (size_t)sqlite3_column_bytes(s, 1));
-    while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK) {
-        if (store_hist_match(&v, q, ranges))
-            rc = store_acctset_add(set, v.account, v.account_len);
+    rc = store_stmt(c, SQL_BATCH_BODY, &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(s, 1, id);
+    step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        rc = store_hist_iter_init(&it, sqlite3_column_blob(s, 0),
+                                  (size_t)sqlite3_column_bytes(s, 0));
+        while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK) {
+            if (store_hist_match(&v, q, ranges))
+                rc = store_acctset_add(set, v.account, v.account_len);
+        }
+        if (rc == LR_CORRUPT) {
+            store_batch_damaged(c, id);
+            rc = LR_OK;
+        }
+        if (rc == LR_NOTFOUND)
+            rc = LR_OK;
+    } else if (step != SQLITE_DONE) {
+        rc = store_fail(c, step, "query history");
     }
-    if (rc == LR_CORRUPT) {
-        store_batch_damaged(c, sqlite3_column_int64(s, 0));
-        rc = LR_OK;
-    }
-    return rc == LR_NOTFOUND ? LR_OK : rc;
+    sqlite3_reset(s);
+    return rc;
 }
 
 static int store_query_scan(struct store_conn *c, const struct store_query *q,
@@ -1313,8 +1348,15 @@ static int store_query_scan(struct store_conn *c, const struct store_query *q,
         return rc;
     sqlite3_bind_int64(s, 1, q->since_ms != 0 ? q->since_ms : INT64_MIN);
     sqlite3_bind_int64(s, 2, q->until_ms != 0 ? q->until_ms : INT64_MAX);
-    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW)
-        rc = store_query_batch(c, s, q, ranges, set);
+    while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+        const void *terms = sqlite3_column_blob(s, 1);
+
+        /* the rows are read only when the batch's filter admits a match */
+        if (store_hist_terms_may(terms, (size_t)sqlite3_column_bytes(s, 1), q,
+                                 ranges))
+            rc = store_query_batch(c, sqlite3_column_int64(s, 0), q, ranges,
+                                   set);
+    }
     if (rc == 0 && step != SQLITE_DONE)
         rc = store_fail(c, step, "query history");
     sqlite3_reset(s);

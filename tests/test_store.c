@@ -1643,7 +1643,7 @@ static void test_store_open_migrates_v2_history(void **state)
     sql_exec(f->db, v1_schema);
     sql_exec(f->db, v2_indexes);
     fx_open(f);
-    assert_int_equal(store_schema_version(f->st), 3);
+    assert_int_equal(store_schema_version(f->st), store_schema_latest());
     expect_migrated(want, sizeof(want), keep_dev3_early);
     assert_int_equal(store_history_query(f->st, &q, collect_account, got),
                      LR_OK);
@@ -1951,6 +1951,88 @@ static void test_store_history_size_cap_drops_oldest(void **state)
     free(r);
 }
 
+/* The query-term filter admits every batch that may match and turns away
+ * most that cannot; a CIDR shorter than it knows is always admitted. */
+static void test_store_hist_terms_filter(void **state)
+{
+    struct store_hist_batch *b = NULL;
+    struct store_hist_rec *rec = NULL;
+    struct store_hist_sealed s;
+    struct store_login l;
+    uint8_t ranges[1][2][16], nets[1][16] = {{192, 0, 2, 0}}, fam = 4;
+    uint8_t bits = 24;
+    const char *gb[] = {"GB"}, *fr[] = {"FR"};
+    struct store_query q = {0};
+    size_t admitted = 0;
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    ip4(&l, "192.0.2.10");
+    strcpy(l.account_id, "terms");
+    strcpy(l.device_id, "dev-x");
+    strcpy(l.country, "GB");
+    l.asn = 64500;
+    l.ts_ms = T0;
+    assert_int_equal(store_hist_batch_new(&b), LR_OK);
+    assert_int_equal(store_hist_pack(&l, &rec), LR_OK);
+    store_hist_batch_add(b, rec, 0);
+    free(rec);
+    store_hist_batch_seal(b, &s);
+#define MAY(qq) store_hist_terms_may(s.terms, s.terms_len, &(qq), ranges)
+    assert_true(MAY(q));
+    q.asns = &l.asn;
+    q.n_asns = 1;
+    assert_true(MAY(q));
+    for (uint32_t asn = 1; asn <= 200; asn++) {
+        q.asns = &asn;
+        admitted += MAY(q);
+    }
+    assert_true(admitted <= 10);
+    q = (struct store_query){.countries = gb, .n_countries = 1};
+    assert_true(MAY(q));
+    q.countries = fr;
+    assert_false(MAY(q));
+    q = (struct store_query){.device_id = "dev-x"};
+    assert_true(MAY(q));
+    q.device_id = "dev-y";
+    assert_false(MAY(q));
+    q = (struct store_query){.cidr_nets = nets,
+                             .cidr_families = &fam,
+                             .cidr_bits = &bits,
+                             .n_cidrs = 1};
+    assert_int_equal(
+        store_cidr_range(nets[0], 4, 24, ranges[0][0], ranges[0][1]), LR_OK);
+    assert_true(MAY(q));
+    nets[0][0] = 10;
+    assert_int_equal(
+        store_cidr_range(nets[0], 4, 24, ranges[0][0], ranges[0][1]), LR_OK);
+    assert_false(MAY(q));
+    bits = 8; /* shorter than a /16: the filter cannot say */
+    assert_int_equal(
+        store_cidr_range(nets[0], 4, 8, ranges[0][0], ranges[0][1]), LR_OK);
+    assert_true(MAY(q));
+    assert_true(store_hist_terms_may(NULL, 0, &q, ranges)); /* older batch */
+#undef MAY
+    store_hist_batch_free(b);
+}
+
+/* Batches written before schema 4 have no term filter: still read. */
+static void test_store_history_query_without_terms(void **state)
+{
+    struct fx *f = *state;
+    uint32_t asns[] = {64502};
+    struct store_query q = {.asns = asns, .n_asns = 1};
+
+    fx_open(f);
+    history_fixture(f->st);
+    fx_close(f);
+    sql_exec(f->db, "UPDATE history_batch SET terms_bloom = NULL");
+    fx_open(f);
+    expect_query(f->st, &q, "dave;erin;");
+    q = (struct store_query){.device_id = "dev-a"};
+    expect_query(f->st, &q, "alice;dave;");
+}
+
 /* ---- codec ------------------------------------------------------------- */
 
 static void test_store_cidr_range_edges(void **state)
@@ -2031,6 +2113,8 @@ int main(void)
         T(test_store_commit_stats_counts),
         T(test_store_history_open_batch_lingers),
         T(test_store_history_size_cap_drops_oldest),
+        T(test_store_hist_terms_filter),
+        T(test_store_history_query_without_terms),
     };
 
     lr_log_set_level(LR_LOG_WARN);
