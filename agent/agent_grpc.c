@@ -21,6 +21,7 @@
 #include "agent/agent_grpc.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,10 +65,18 @@ static void agent_post(struct agent_worker *w, struct agent_endpoint *ep,
     struct agent_call *c;
     grpc_call_error err;
 
-    if (atomic_load(&w->srv->stopping))
+    /* Announced before the stopping check, both sequentially consistent:
+     * either this post sees stopping, or agent_servers_shutdown sees the
+     * post and waits for it before it shuts the server down and destroys
+     * it. Without this, a worker could post on a server being destroyed. */
+    atomic_fetch_add(&w->srv->posting, 1);
+    if (atomic_load(&w->srv->stopping)) {
+        atomic_fetch_sub(&w->srv->posting, 1);
         return;
+    }
     c = agent_call_get(w, pooled);
     if (c == NULL) {
+        atomic_fetch_sub(&w->srv->posting, 1);
         lr_log(LR_LOG_ERROR, "out of memory posting a request");
         return;
     }
@@ -84,6 +93,7 @@ static void agent_post(struct agent_worker *w, struct agent_endpoint *ep,
         err = grpc_server_request_registered_call(
             ep->server, ep->handles[method], &c->call, &c->deadline, &c->md,
             &c->payload, w->cq, w->cq, c);
+    atomic_fetch_sub(&w->srv->posting, 1);
     if (err != GRPC_CALL_OK) {
         lr_log(LR_LOG_ERROR, "posting a request failed (%d)", (int)err);
         agent_call_put(c, pooled);
@@ -513,6 +523,8 @@ static void agent_servers_shutdown(struct agent_server *srv, bool drain,
     if (drain)
         agent_post_drain(srv);
     atomic_store(&srv->stopping, true);
+    while (atomic_load(&srv->posting) > 0) /* a post already under way */
+        sched_yield();
     for (size_t e = 0; e < srv->n_eps; e++)
         if (srv->eps[e].server != NULL)
             grpc_server_shutdown_and_notify(srv->eps[e].server,
@@ -662,6 +674,7 @@ int agent_server_start(const struct agent_server_opts *o,
     srv->arena_limit = srv->max_bulk * 8 + 65536;
     atomic_init(&srv->max_inflight, o->max_inflight);
     atomic_init(&srv->stopping, false);
+    atomic_init(&srv->posting, 0);
     atomic_init(&srv->live_calls, 0);
     rc = agent_server_build(srv, o, err, errcap);
     if (rc) {

@@ -60,6 +60,8 @@ struct agent_server {
     size_t max_bulk;    /* request bytes, method with .bulk */
     atomic_uint max_inflight;
     atomic_bool stopping;     /* do not post new requests */
+    atomic_uint posting;      /* agent_post()s between their stopping check and
+                               * gRPC taking the request (see agent_post) */
     atomic_size_t live_calls; /* call objects out of the pools */
     grpc_completion_queue *shutdown_cq;
 };
