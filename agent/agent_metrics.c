@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_STATUS_COUNT 17 /* gRPC codes 0..16 */
+#define METRICS_STATUS_COUNT LR_GRPC_STATUS_COUNT
 #define METRICS_STATUS_UNKNOWN 2
 
 /* RPC latency buckets, in seconds; +Inf is implicit. */
@@ -46,26 +46,6 @@ static const char *const metrics_method_names[AGENT_RPC_COUNT] = {
     [AGENT_RPC_RELOAD_CONFIG] = "loginrisk.v1.AdminService/ReloadConfig",
     [AGENT_RPC_LIST_AUDIT] = "loginrisk.v1.AdminService/ListAudit",
     [AGENT_RPC_OTHER] = "other",
-};
-
-static const char *const metrics_status_names[METRICS_STATUS_COUNT] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
 };
 
 static const char *const metrics_admin_names[AGENT_ADMIN_KIND_COUNT] = {
@@ -375,7 +355,7 @@ static void render_rpc_totals(struct agent_metrics *m, struct metrics_text *t)
                 mt_printf(t,
                           "loginrisk_rpc_total{method=\"%s\",code=\"%s\"} "
                           "%llu\n",
-                          metrics_method_names[i], metrics_status_names[c],
+                          metrics_method_names[i], lr_grpc_status_name(c),
                           (unsigned long long)v);
         }
     }
@@ -462,6 +442,9 @@ static void render_engine(const struct agent_metrics_pull *p,
     mt_head(t, "loginrisk_auto_locks_total", "counter",
             "Automatic locks placed (confirmed fraud, spray success).");
     mt_value(t, "loginrisk_auto_locks_total", e->auto_locks);
+    mt_head(t, "loginrisk_spray_fingerprints_total", "counter",
+            "Password fingerprints counted for spray detection (R-SPRAY-1).");
+    mt_value(t, "loginrisk_spray_fingerprints_total", e->spray_done);
 }
 
 static void render_geo(const struct agent_metrics_pull *p,
