@@ -498,16 +498,16 @@ class Agent:
         return None
 
     def metric_needed(self, name):
-        """metric(), skipping the test when the agent does not export
+        """metric(), failing the test when the agent does not export
         @name."""
         v = self.metric(name)
         if v is None:
-            raise unittest.SkipTest("the agent does not export %s" % name)
+            raise AssertionError("the agent does not export %s" % name)
         return v
 
     def wait_metric(self, name, at_least, secs=15):
         """Polls /metrics until @name reaches @at_least; returns the value.
-        Skips the test when the agent does not export @name."""
+        Fails the test when the agent does not export @name."""
         deadline = time.monotonic() + timeout(secs)
         while True:
             v = self.metric_needed(name)

@@ -19,7 +19,6 @@ and places every event at an offset from it. Nothing sleeps for state.
 """
 
 import os
-import shutil
 import sqlite3
 import struct
 import time
@@ -272,23 +271,16 @@ def expected_action(score, minimum="ACTION_ALLOW"):
 # ---- AdminService
 
 def token_hash(token):
-    """The Argon2id PHC string of @token: made by `riskctl token-hash`
-    (the token on stdin), or where this riskctl has no such command yet by
-    Debian's argon2 tool (scripts/install-deps.sh); None without either."""
+    """The Argon2id PHC string of @token, made by `riskctl token-hash`
+    (the token on stdin)."""
     ctl = harness.env_path("LR_RISKCTL")
     proc = harness.run([ctl, "token-hash"], input_bytes=token.encode() +
                        b"\n")
     for line in proc.stdout.decode().splitlines():
         if proc.returncode == 0 and line.strip().startswith("$argon2id$"):
             return line.strip()
-    if not shutil.which("argon2"):
-        return None
-    salt = os.urandom(12).hex()
-    proc = harness.run(["argon2", salt, "-id", "-t", "2", "-m", "12", "-p",
-                        "1", "-e"], input_bytes=token.encode())
-    out = proc.stdout.decode().strip()
-    return out if proc.returncode == 0 and out.startswith("$argon2id$") \
-        else None
+    raise AssertionError("riskctl token-hash failed (exit %d): %s" %
+                         (proc.returncode, proc.stderr.decode()))
 
 
 def new_token():
@@ -296,24 +288,10 @@ def new_token():
 
 
 def admin_config(token, name="oncall"):
-    """The admin section giving @token the responder role (empty when no
-    hash can be made: the admin tests then skip)."""
+    """The admin section giving @token the responder role."""
     phc = token_hash(token)
-    if not phc:
-        return ""
     return ("admin:\n  tokens:\n    - name: %s\n      role: responder\n"
             "      hash: %s\n" % (name, yaml_str(phc)))
-
-
-def skip_unless_admin(test, err, configured):
-    """For a failed first admin call: skips @test when AdminService is not
-    implemented yet, or when no token was @configured (no way to hash
-    one here); otherwise returns and the caller re-raises."""
-    if err.code() == grpc.StatusCode.UNIMPLEMENTED:
-        test.skipTest("AdminService not implemented yet")
-    if not configured:
-        test.skipTest("no way to hash an admin token here (%s)" %
-                      err.code())
 
 
 class Admin:
