@@ -51,34 +51,38 @@
 #define STORE_TRIM_CHUNK 16   /* batches per size-cap transaction (~1 MiB) */
 #define STORE_TRIM_ROUNDS 256 /* chunks one trim to the size cap deletes */
 
+/* The tables every schema version has, as created at version 1. */
+#define STORE_SQL_BASE_TABLES                                                  \
+    "CREATE TABLE locks ("                                                     \
+    " account_id TEXT PRIMARY KEY NOT NULL,"                                   \
+    " expires_ms INTEGER NOT NULL,"                                            \
+    " scope INTEGER NOT NULL,"                                                 \
+    " audit_id INTEGER NOT NULL) WITHOUT ROWID;"                               \
+    "CREATE INDEX locks_expiry ON locks(expires_ms) WHERE expires_ms != 0;"    \
+    "CREATE TABLE audit ("                                                     \
+    " id INTEGER PRIMARY KEY,"                                                 \
+    " at_ms INTEGER NOT NULL,"                                                 \
+    " actor TEXT NOT NULL,"                                                    \
+    " action TEXT NOT NULL,"                                                   \
+    " reason TEXT NOT NULL,"                                                   \
+    " ticket TEXT NOT NULL,"                                                   \
+    " matched INTEGER NOT NULL,"                                               \
+    " changed INTEGER NOT NULL);"                                              \
+    "CREATE TABLE profiles ("                                                  \
+    " account_id TEXT PRIMARY KEY NOT NULL,"                                   \
+    " updated_ms INTEGER NOT NULL,"                                            \
+    " last_success_ms INTEGER NOT NULL,"                                       \
+    " last_lat REAL,"                                                          \
+    " last_lon REAL,"                                                          \
+    " last_radius_km INTEGER NOT NULL,"                                        \
+    " last_country TEXT NOT NULL,"                                             \
+    " last_city TEXT NOT NULL,"                                                \
+    " flagged_spray INTEGER NOT NULL,"                                         \
+    " seen BLOB NOT NULL) WITHOUT ROWID;"
+
 static const char *const store_migrations[] = {
     /* 0 -> 1: the base tables. */
-    "CREATE TABLE locks ("
-    " account_id TEXT PRIMARY KEY NOT NULL,"
-    " expires_ms INTEGER NOT NULL,"
-    " scope INTEGER NOT NULL,"
-    " audit_id INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX locks_expiry ON locks(expires_ms) WHERE expires_ms != 0;"
-    "CREATE TABLE audit ("
-    " id INTEGER PRIMARY KEY,"
-    " at_ms INTEGER NOT NULL,"
-    " actor TEXT NOT NULL,"
-    " action TEXT NOT NULL,"
-    " reason TEXT NOT NULL,"
-    " ticket TEXT NOT NULL,"
-    " matched INTEGER NOT NULL,"
-    " changed INTEGER NOT NULL);"
-    "CREATE TABLE profiles ("
-    " account_id TEXT PRIMARY KEY NOT NULL,"
-    " updated_ms INTEGER NOT NULL,"
-    " last_success_ms INTEGER NOT NULL,"
-    " last_lat REAL,"
-    " last_lon REAL,"
-    " last_radius_km INTEGER NOT NULL,"
-    " last_country TEXT NOT NULL,"
-    " last_city TEXT NOT NULL,"
-    " flagged_spray INTEGER NOT NULL,"
-    " seen BLOB NOT NULL) WITHOUT ROWID;"
+    STORE_SQL_BASE_TABLES
     "CREATE TABLE history ("
     " id INTEGER PRIMARY KEY,"
     " ts_ms INTEGER NOT NULL,"
@@ -127,33 +131,7 @@ static const char *const store_migrations[] = {
  * turn: creating the old history table and its indexes only to drop them
  * would leave their pages in the WAL and the free list.
  */
-static const char store_schema_new[] =
-    "CREATE TABLE locks ("
-    " account_id TEXT PRIMARY KEY NOT NULL,"
-    " expires_ms INTEGER NOT NULL,"
-    " scope INTEGER NOT NULL,"
-    " audit_id INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE INDEX locks_expiry ON locks(expires_ms) WHERE expires_ms != 0;"
-    "CREATE TABLE audit ("
-    " id INTEGER PRIMARY KEY,"
-    " at_ms INTEGER NOT NULL,"
-    " actor TEXT NOT NULL,"
-    " action TEXT NOT NULL,"
-    " reason TEXT NOT NULL,"
-    " ticket TEXT NOT NULL,"
-    " matched INTEGER NOT NULL,"
-    " changed INTEGER NOT NULL);"
-    "CREATE TABLE profiles ("
-    " account_id TEXT PRIMARY KEY NOT NULL,"
-    " updated_ms INTEGER NOT NULL,"
-    " last_success_ms INTEGER NOT NULL,"
-    " last_lat REAL,"
-    " last_lon REAL,"
-    " last_radius_km INTEGER NOT NULL,"
-    " last_country TEXT NOT NULL,"
-    " last_city TEXT NOT NULL,"
-    " flagged_spray INTEGER NOT NULL,"
-    " seen BLOB NOT NULL) WITHOUT ROWID;"
+static const char store_schema_new[] = STORE_SQL_BASE_TABLES
     "CREATE TABLE history_batch ("
     " id INTEGER PRIMARY KEY,"
     " ts_min INTEGER NOT NULL,"
