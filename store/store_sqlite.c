@@ -138,8 +138,10 @@ static const char store_schema_new[] = STORE_SQL_BASE_TABLES
     " ts_max INTEGER NOT NULL,"
     " n INTEGER NOT NULL,"
     " accounts_bloom BLOB NOT NULL,"
-    " body BLOB NOT NULL,"
-    " terms_bloom BLOB);"
+    /* before the body: SQLite reads a row's columns in order, so a column
+     * after a 64 KiB body costs the body's whole overflow chain */
+    " terms_bloom BLOB,"
+    " body BLOB NOT NULL);"
     "CREATE INDEX history_batch_ts ON history_batch(ts_max);"
     "PRAGMA application_id = 1280471915;";
 
@@ -204,7 +206,7 @@ static const char *const store_sql[SQL_COUNT_] = {
                          " accounts_bloom, body, terms_bloom)"
                          " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [SQL_BATCH_BLOOMS] = "SELECT id, ts_max, accounts_bloom FROM history_batch"
-                         " ORDER BY id DESC",
+                         " ORDER BY ts_max DESC, id DESC",
     [SQL_BATCH_BODY] = "SELECT body FROM history_batch WHERE id = ?1",
     [SQL_BATCH_RANGE] = "SELECT id, terms_bloom FROM history_batch"
                         " WHERE ts_max >= ?1 AND ts_min <= ?2",
@@ -1217,10 +1219,12 @@ static int store_recent_batch(struct store_conn *c, int64_t id,
 }
 
 /*
- * Walks the batches newest first (by id, i.e. by commit), reading only those
- * whose Bloom filter may hold the account. Stops once @p max rows are held
- * and no older batch can hold a newer one (its ts_max is older than the
- * oldest row held), or after STORE_RECENT_SCAN_MAX batches.
+ * Walks the batches by their newest login first (ts_max; login times come
+ * from clients, so a batch committed later may hold older logins), reading
+ * only those whose Bloom filter may hold the account. Stops once @p max rows
+ * are held and the next batch's newest login is older than the oldest row
+ * held (no batch after it can hold a newer one), or after
+ * STORE_RECENT_SCAN_MAX batches.
  */
 static int store_recent_scan(struct store_conn *c, const char *account,
                              struct store_recent *r)

@@ -1672,6 +1672,35 @@ static void test_store_open_migrates_v2_history(void **state)
     free(r);
 }
 
+/* Login times come from clients: a batch committed later may hold older
+ * logins. recent() with a small max still returns the newest ones (it walks
+ * batches by their newest login, not by commit order). */
+static void test_store_history_recent_out_of_order_batches(void **state)
+{
+    struct fx *f = *state;
+    struct recent_all *r = calloc(1, sizeof(*r));
+    const int64_t t[] = {0, -3600000, -1800000, 60000};
+    const char *who[] = {"x", "y", "x", "x"};
+    struct store_login a;
+
+    assert_non_null(r);
+    fx_open(f);
+    ip4(&a, "192.0.2.1");
+    for (size_t i = 0; i < LR_ARRAY_LEN(t); i++) {
+        login(f->st, who[i], t[i], LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d",
+              &a);
+        assert_int_equal(store_flush(f->st), LR_OK); /* one batch each */
+    }
+    assert_int_equal(store_history_recent(f->st, "x", 2, collect_all, r),
+                     LR_OK);
+    assert_int_equal(r->n, 2);
+    assert_int_equal(r->ts[0], T0 + 60000);
+    assert_int_equal(r->ts[1], T0);
+    fx_close(f);
+    assert_true(sql_int(f->db, "SELECT count(*) FROM history_batch") >= 4);
+    free(r);
+}
+
 /* Batches hold at most STORE_HIST_BATCH_ROWS rows; an account's recent
  * logins come newest first across batches, whatever order they came in. */
 static void test_store_history_recent_across_batches(void **state)
@@ -2107,6 +2136,7 @@ int main(void)
         T(test_store_purge_retention),
         T(test_store_cidr_range_edges),
         T(test_store_open_migrates_v2_history),
+        T(test_store_history_recent_out_of_order_batches),
         T(test_store_history_recent_across_batches),
         T(test_store_history_damaged_batch_skipped),
         T(test_store_hist_iter_hostile),
