@@ -12,7 +12,9 @@ proto/loginrisk/v1/risk.proto), so no generated code is needed.
 Not written here: the .mmdb seeds of fuzz_geo are the fixture databases the
 build makes (<build>/data/*.mmdb), and the config example and embedded
 default (config/*.yaml*) seed fuzz_config too; run.sh and replay.sh add them
-at run time so no copy of them goes stale in the repository.
+at run time so no copy of them goes stale in the repository. Nor are the
+login-history batches of fuzz_history: the store's own encoder writes them
+(fuzz_history_seeds.c, `<build>/tests/fuzz/fuzz_history_seeds DIR`).
 """
 
 import json

@@ -24,7 +24,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$1
 secs=$2
 shift 2
-targets=${*:-fuzz_request fuzz_config fuzz_geo fuzz_event}
+targets=${*:-fuzz_request fuzz_config fuzz_geo fuzz_event fuzz_history}
 
 # clang, not gcc: libFuzzer. Warnings are gcc's business (-Werror there);
 # clang 14 has a few more opinions about code that is gcc-clean.
