@@ -22,7 +22,9 @@
  *               u8 city_len, u16 reasons_len, then those bytes
  *
  * Decoding checks every length against what is left and against the field
- * caps, so a damaged blob gives LR_CORRUPT, never a read out of bounds.
+ * caps, and that no string holds a NUL byte (the encoder writes none), so a
+ * damaged blob gives LR_CORRUPT, never a read out of bounds or a string
+ * that a copy would cut short.
  *
  * The Bloom filter has 8 bits per row (a power of two from 64 to
  * STORE_HIST_BLOOM_MAX * 8 bits) and 3 probes: about 3% false positives.
@@ -363,6 +365,10 @@ static int hb_view_lens(const unsigned char *p, size_t size,
     if (STORE_HB_FIXED + v->account_len + v->device_len + v->request_len +
             v->city_len + v->reasons_len !=
         size)
+        return LR_CORRUPT;
+    /* The encoder's strings never hold a NUL; a reader's copy would end at
+     * one (an account id cut short, a reason code read as empty). */
+    if (memchr(p + STORE_HB_FIXED, '\0', size - STORE_HB_FIXED) != NULL)
         return LR_CORRUPT;
     return LR_OK;
 }
