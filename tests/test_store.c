@@ -1879,6 +1879,20 @@ static void test_store_hist_iter_hostile(void **state)
         assert_true(rc == LR_CORRUPT || rc == LR_NOTFOUND);
         free(copy);
     }
+    /* a NUL inside a string (the encoder never writes one) is corrupt, not
+     * a shorter string: "hostile\0" read as "hostile" would be another
+     * account to LockByQuery */
+    copy = malloc(s.body_len);
+    memcpy(copy, s.body, s.body_len);
+    for (size_t i = 0; i + 7 <= s.body_len; i++) {
+        if (memcmp(copy + i, "hostile", 7) == 0) {
+            copy[i + 3] = '\0';
+            break;
+        }
+    }
+    assert_int_equal(store_hist_iter_init(&it, copy, s.body_len), LR_OK);
+    assert_int_equal(store_hist_iter_next(&it, &v), LR_CORRUPT);
+    free(copy);
     store_hist_batch_free(b);
 }
 
