@@ -173,12 +173,25 @@ static uint64_t hb_term_country(const char *c)
     return hb_term('c', b, 2);
 }
 
+static const uint8_t hb_v4_mapped[12] = {0, 0, 0, 0, 0,    0,
+                                         0, 0, 0, 0, 0xff, 0xff};
+
 /* True when @p key is an IPv6 address (not an IPv4-mapped one). */
 static bool hb_v6_term_ok(const uint8_t key[16])
 {
-    static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(key, hb_v4_mapped, 12) != 0;
+}
 
-    return memcmp(key, v4, 12) != 0;
+/* True when the first @p bits (<= 96) of @p key are those of ::ffff:0:0/96,
+ * i.e. the CIDR holds every IPv4 address. */
+static bool hb_holds_v4(const uint8_t key[16], unsigned bits)
+{
+    unsigned whole = bits / 8, rest = bits % 8;
+
+    if (memcmp(key, hb_v4_mapped, whole) != 0)
+        return false;
+    return rest == 0 ||
+           ((key[whole] ^ hb_v4_mapped[whole]) & (0xffu << (8 - rest))) == 0;
 }
 
 /* ---- the writer's open batch ------------------------------------------- */
@@ -501,6 +514,10 @@ static bool hb_cidr_may(const void *bloom, size_t len, const uint8_t lo[16],
     if (total_bits >= STORE_HB_V4_PREFIX * 8 && !hb_v6_term_ok(lo))
         return hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
                             hb_term('p', lo, STORE_HB_V4_PREFIX));
+    /* an IPv6 range such as ::/64 also holds the IPv4-mapped addresses,
+     * which are filed under their IPv4 term: no single term can say */
+    if (total_bits < 96 && hb_holds_v4(lo, total_bits))
+        return true;
     if (total_bits >= STORE_HB_V6_PREFIX * 8 && hb_v6_term_ok(lo))
         return hb_bloom_may(bloom, len, STORE_HIST_TERMS_BLOOM_MAX,
                             hb_term('q', lo, STORE_HB_V6_PREFIX));

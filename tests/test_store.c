@@ -1261,7 +1261,7 @@ static void test_store_history_query_cidr(void **state)
     uint8_t nets[2][16] = {{192, 0, 2, 0},
                            {0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01}};
     uint8_t fams[2] = {4, 6}, bits[2] = {24, 48}, zero[1][16] = {{0}};
-    uint8_t four = 4, none = 0;
+    uint8_t four = 4, none = 0, six = 6, sixty_four = 64;
     struct store_query q = {0};
 
     fx_open(f);
@@ -1291,6 +1291,33 @@ static void test_store_history_query_cidr(void **state)
                              .cidr_bits = &none,
                              .n_cidrs = 1};
     expect_query(f->st, &q, "alice;bob;carol;frank;");
+    /* ::/64 holds gina's "::" and ::ffff:0:0/96, so every IPv4 login too */
+    q = (struct store_query){.cidr_nets = zero,
+                             .cidr_families = &six,
+                             .cidr_bits = &sixty_four,
+                             .n_cidrs = 1};
+    expect_query(f->st, &q, "alice;bob;carol;frank;gina;");
+}
+
+/* A batch of IPv4 logins only: its filter files them under IPv4 terms, and
+ * an IPv6 range that holds ::ffff:0:0/96 must still read it. */
+static void test_store_history_query_v6_range_holds_v4(void **state)
+{
+    struct fx *f = *state;
+    uint8_t zero[1][16] = {{0}}, six = 6, bits = 64;
+    struct store_query q = {.cidr_nets = zero,
+                            .cidr_families = &six,
+                            .cidr_bits = &bits,
+                            .n_cidrs = 1};
+    struct store_login a;
+
+    fx_open(f);
+    ip4(&a, "192.0.2.1");
+    login(f->st, "v4-a", 0, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+    ip4(&a, "198.51.100.2");
+    login(f->st, "v4-b", 1, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "US", "d", &a);
+    assert_int_equal(store_flush(f->st), LR_OK);
+    expect_query(f->st, &q, "v4-a;v4-b;");
 }
 
 static void test_store_history_query_fields(void **state)
@@ -2141,6 +2168,7 @@ int main(void)
         T(test_store_profile_load_damaged),
         T(test_store_prof_blob_decode_hostile),
         T(test_store_history_query_cidr),
+        T(test_store_history_query_v6_range_holds_v4),
         T(test_store_history_query_fields),
         T(test_store_history_query_invalid),
         T(test_store_history_recent_per_account),
