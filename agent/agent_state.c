@@ -288,6 +288,7 @@ static int agent_store_open(struct agent_state *st, const struct cfg *cfg,
         .retention_days = cfg->history_retention_days,
         .batch = cfg->history_batch,
         .queue_cap = AGENT_STORE_QUEUE,
+        .max_bytes = (uint64_t)cfg->state_max_size_mb << 20,
     };
     char err[AGENT_ERR_MAX] = "";
     int rc;
@@ -431,6 +432,7 @@ static void agent_warn_restart(const struct cfg *old, const struct cfg *new)
         what[n++] = "agent.max_message_bytes";
     if (!agent_str_eq(old->state_dir, new->state_dir) ||
         old->history_batch != new->history_batch ||
+        old->state_max_size_mb != new->state_max_size_mb ||
         old->history_retention_days != new->history_retention_days)
         what[n++] = "state";
     if (old->spray.enabled != new->spray.enabled ||

@@ -210,6 +210,7 @@ struct cfg {
     char *state_dir;
     uint32_t history_retention_days;
     uint32_t history_batch;
+    uint32_t state_max_size_mb; /* database size cap, MiB; 0 = none */
 
     /* policy */
     struct cfg_signal signals[LR_SIG_COUNT];

@@ -201,6 +201,7 @@ static const struct cfg_field cfg_state_rows[] = {
     CFG_U32("history_retention_days", struct cfg, history_retention_days, 1,
             3650, 30),
     CFG_U32("history_batch", struct cfg, history_batch, 1, 100000, 256),
+    CFG_U32("max_size_mb", struct cfg, state_max_size_mb, 0, 16777216, 10240),
 };
 static const struct cfg_section cfg_state =
     CFG_SECTION_OF(cfg_state_rows, NULL);

@@ -259,10 +259,11 @@ THRESHOLDS = {"captcha": 35, "challenge_2fa": 60, "lock": 101}
 
 
 def config_yaml(agent, version="it-1", thresholds=None, points=None,
-                listeners=None, extra=""):
+                listeners=None, extra="", state=None):
     """YAML text of a test config for @agent: its TCP and unix listeners
     (or @listeners, a list of YAML mapping texts), the fixture databases,
-    its state dir, policy @version, @thresholds and signal @points."""
+    its state dir (and the other @state keys, a dict), policy @version,
+    @thresholds and signal @points."""
     th = dict(THRESHOLDS, **(thresholds or {}))
     pts = dict(GEO_POINTS, **(points or {}))
     if listeners is None:
@@ -279,8 +280,9 @@ def config_yaml(agent, version="it-1", thresholds=None, points=None,
               "  asn: %s" % yaml_str(db_path("asn")),
               "  anonymous: %s" % yaml_str(db_path("anonymous")),
               "state:",
-              "  dir: %s" % yaml_str(agent.state_dir),
-              "policy:",
+              "  dir: %s" % yaml_str(agent.state_dir)]
+    lines += ["  %s: %s" % (k, v) for k, v in (state or {}).items()]
+    lines += ["policy:",
               "  version: %s" % yaml_str(version),
               "  thresholds:"]
     lines += ["    %s: %d" % (k, v) for k, v in th.items()]

@@ -501,6 +501,53 @@ class DiskFullTest(FaultCase):
         agent.stop()
 
 
+class SizeCapTest(FaultCase):
+    """state.max_size_mb: a flood of logins costs the oldest history, never
+    the room new locks need, and the file stays under the cap."""
+
+    CAP_MB = 1
+
+    def test_flood_stays_under_the_cap(self):
+        token = "fault-token-" + os.urandom(12).hex()
+        agent = self.new_agent("sizecap")
+        agent.start(config_yaml(agent, state={"max_size_mb": self.CAP_MB},
+                                extra=admin_yaml(make_token_hash(token))))
+        self.require_admin(agent, token)
+        s = stubs()
+        pad = "x" * 200  # long ids: ~500 bytes of history per login
+        n = 3000         # ~1.5 MB of history against a 1 MiB cap
+        for i in range(n):
+            agent.evaluate(account_id="cap-%05d-%s" % (i, pad),
+                           ip=LONDON % 10, device_id="dev-" + pad,
+                           credential=s.risk_pb2.CREDENTIAL_INVALID)
+        newest = "cap-%05d-%s" % (n - 1, pad)
+        # the newest login is kept (GetAccount flushes the writer first)
+        stub, meta = self.admin(agent, token)
+        info = stub.GetAccount(s.risk_pb2.GetAccountRequest(
+            account_id=newest, max_logins=5), metadata=meta,
+            timeout=harness.timeout(20))
+        self.assertEqual(len(info.recent_logins), 1)
+        # locks still have room
+        res = self.lock_accounts(agent, token, ["cap-lock-%d" % k
+                                                for k in range(100)],
+                                 "INC-cap")
+        self.assertEqual(res.changed, 100)
+        self.assertTrue(self.is_locked(agent, "cap-lock-99"))
+        agent.stop()
+        db = os.path.join(agent.state_dir, DB_NAME)
+        self.assertLessEqual(os.path.getsize(db), self.CAP_MB << 20)
+        con, tmp = state_copy(agent.state_dir)
+        try:
+            rows = sum(r[0] for r in con.execute(
+                "SELECT n FROM history_batch"))
+        finally:
+            con.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertGreater(rows, 0)
+        self.assertLess(rows, n, "no history was deleted: the cap did "
+                        "not bind")
+
+
 class ReadOnlyTest(FaultCase):
     """A state directory that can be read but not written (a read-only
     bind mount): the agent starts, enforces the locks it finds, answers

@@ -156,6 +156,7 @@ static void make_full(void)
         "  dir: %s/state\n"
         "  history_retention_days: 7\n"
         "  history_batch: 10\n"
+        "  max_size_mb: 0\n"
         "policy:\n"
         "  version: \"v42\"\n"
         "  thresholds: {captcha: 20, challenge_2fa: 50, lock: 90}\n"
@@ -276,6 +277,7 @@ static void assert_defaults(const struct cfg *c)
     assert_string_equal(c->state_dir, "/var/lib/loginrisk");
     assert_int_equal(c->history_retention_days, 30);
     assert_int_equal(c->history_batch, 256);
+    assert_int_equal(c->state_max_size_mb, 10240);
     for (int s = 0; s < LR_SIG_COUNT; s++) {
         assert_int_equal(c->signals[s].points, lr_signal_default_points(s));
         assert_int_equal(c->signals[s].min_action,
@@ -665,6 +667,9 @@ static void test_cfg_load_string_full_config(void **state)
     assert_int_equal(c->n_hosting_asns, 2);
     assert_int_equal(c->hosting_asns[1], 14061);
     assert_int_equal(c->anonymous_asns[0], 9009);
+    assert_int_equal(c->history_retention_days, 7);
+    assert_int_equal(c->history_batch, 10);
+    assert_int_equal(c->state_max_size_mb, 0);
     assert_string_equal(c->policy_version, "v42");
     assert_int_equal(c->threshold_lock, 90);
     assert_int_equal(c->signals[LR_SIG_NEW_DEVICE].points, 25);
@@ -683,7 +688,7 @@ static void test_cfg_load_string_full_config(void **state)
     assert_int_equal(c->n_rules, 3);
     r = &c->rules[0];
     assert_string_equal(r->name, "corp");
-    assert_int_equal(r->line, 51);
+    assert_int_equal(r->line, 52);
     assert_int_equal(r->effects, CFG_RULE_ALLOWLIST);
     assert_int_equal(r->n_cidrs, 3);
     assert_string_equal(r->cidrs[2], "192.0.2.7");
