@@ -326,10 +326,13 @@ struct store_query {
  * account order; the string lives during the call only. Flushes the writer
  * first so recent logins are seen. At most STORE_QUERY_TERMS_MAX entries per
  * list (LR_INVALID beyond). Decodes the batches that overlap the time range
- * and collects the distinct accounts in memory: LR_FULL when more than
- * 2,000,000 distinct accounts match (narrow the query); a damaged batch is
- * logged and skipped. @p fn may lock accounts but must not call
- * store_history_query() itself (it would wait for itself).
+ * and collects the distinct accounts in memory. With a limit below
+ * 2,000,000 the result is the first @c limit matching accounts in account
+ * order however many match, and memory stays proportional to the limit
+ * (about 2 x limit ids held). Without a limit (or a larger one) every
+ * distinct account is held: LR_FULL when more than 2,000,000 match (narrow
+ * the query). A damaged batch is logged and skipped. @p fn may lock accounts
+ * but must not call store_history_query() itself (it would wait for itself).
  */
 LR_WUR int store_history_query(struct store *st, const struct store_query *q,
                                void (*fn)(const char *account_id, void *),

@@ -559,8 +559,15 @@ bool store_hist_terms_may(const void *bloom, size_t len,
 
 /*
  * An open-addressing set of account ids (hash + offset into one string
- * arena), capped at STORE_QUERY_ACCOUNTS_MAX: a query that matches more
- * distinct accounts fails with LR_FULL rather than growing without bound.
+ * arena). Without a limit it is capped at STORE_QUERY_ACCOUNTS_MAX: a query
+ * that matches more distinct accounts fails with LR_FULL rather than
+ * growing without bound. With a limit only the smallest ids can be
+ * emitted, so the set is cut back to the @c limit smallest whenever it
+ * holds @c keep_max, and the largest id kept becomes a bound: a later id
+ * above it can never be among the first @c limit and is turned away at
+ * once. Cutting back costs a sort of keep_max ids and happens at most once
+ * per keep_max - limit (>= limit) added ids, so the work stays
+ * O(n log limit) amortized and the memory O(limit).
  */
 struct store_acctset {
     uint64_t *hashes; /* 0 = empty slot */
@@ -568,14 +575,24 @@ struct store_acctset {
     size_t cap, n;
     char *arena;
     size_t arena_len, arena_cap;
+    uint64_t limit;  /* ids that can be emitted; 0 = all */
+    size_t keep_max; /* cut back at this size; 0 = never (capped) */
+    bool bounded;    /* ids above bound are not kept */
+    size_t bound_len;
+    char bound[STORE_ID_MAX];
 };
 
-int store_acctset_new(struct store_acctset **out)
+int store_acctset_new(uint64_t limit, struct store_acctset **out)
 {
     struct store_acctset *s = calloc(1, sizeof(*s));
 
     if (s == NULL)
         return LR_NOMEM;
+    s->limit = limit;
+    if (limit != 0 && limit < STORE_QUERY_ACCOUNTS_MAX)
+        s->keep_max =
+            (size_t)limit +
+            (limit > STORE_ACCTSET_FLOOR ? (size_t)limit : STORE_ACCTSET_FLOOR);
     *out = s;
     return LR_OK;
 }
@@ -588,6 +605,11 @@ void store_acctset_free(struct store_acctset *s)
     free(s->offs);
     free(s->arena);
     free(s);
+}
+
+size_t store_acctset_size(const struct store_acctset *s)
+{
+    return s->n;
 }
 
 static int acctset_rehash(struct store_acctset *s)
@@ -645,9 +667,10 @@ static int acctset_store(struct store_acctset *s, const char *id, size_t len,
     return LR_OK;
 }
 
-int store_acctset_add(struct store_acctset *s, const char *id, size_t len)
+/* Inserts @p id unless present; no cap, no bound (cutting back uses it). */
+static int acctset_insert(struct store_acctset *s, const char *id, size_t len,
+                          uint64_t h)
 {
-    uint64_t h = store_hist_hash(id, len) | 1; /* never 0 */
     size_t j;
     int rc;
 
@@ -663,7 +686,7 @@ int store_acctset_add(struct store_acctset *s, const char *id, size_t len)
             have[len] == '\0')
             return LR_OK;
     }
-    if (s->n >= STORE_QUERY_ACCOUNTS_MAX)
+    if (s->keep_max == 0 && s->n >= STORE_QUERY_ACCOUNTS_MAX)
         return LR_FULL;
     rc = acctset_store(s, id, len, &s->offs[j]);
     if (rc)
@@ -678,8 +701,8 @@ static int acctset_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-int store_acctset_emit(struct store_acctset *s, uint64_t limit,
-                       void (*fn)(const char *, void *), void *arg)
+/* The ids of @p s sorted (strcmp order) in a malloc'd array. */
+static int acctset_sorted(const struct store_acctset *s, const char ***out)
 {
     const char **ids = malloc((s->n ? s->n : 1) * sizeof(*ids));
     size_t k = 0;
@@ -691,7 +714,76 @@ int store_acctset_emit(struct store_acctset *s, uint64_t limit,
             ids[k++] = s->arena + s->offs[i];
     }
     qsort(ids, k, sizeof(*ids), acctset_cmp);
-    for (size_t i = 0; i < k && (limit == 0 || i < limit); i++)
+    *out = ids;
+    return LR_OK;
+}
+
+/*
+ * Keeps the @c limit smallest ids of @p s in a rebuilt set and makes the
+ * largest of them the bound. On an error @p s is unchanged.
+ */
+static int acctset_cut(struct store_acctset *s)
+{
+    struct store_acctset t = {.limit = s->limit, .keep_max = s->keep_max};
+    const char **ids = NULL;
+    size_t keep = (size_t)s->limit, len;
+    int rc;
+
+    rc = acctset_sorted(s, &ids);
+    for (size_t i = 0; rc == 0 && i < keep; i++) {
+        len = strlen(ids[i]);
+        rc = acctset_insert(&t, ids[i], len, store_hist_hash(ids[i], len) | 1);
+    }
+    if (rc == 0) {
+        len = strlen(ids[keep - 1]);
+        memcpy(t.bound, ids[keep - 1], len + 1);
+        t.bound_len = len;
+        t.bounded = true;
+        free(s->hashes);
+        free(s->offs);
+        free(s->arena);
+        *s = t;
+    } else {
+        free(t.hashes);
+        free(t.offs);
+        free(t.arena);
+    }
+    free(ids);
+    return rc;
+}
+
+/* True when @p id sorts after the bound, or is it (so it is held). */
+static bool acctset_past_bound(const struct store_acctset *s, const char *id,
+                               size_t len)
+{
+    size_t m = len < s->bound_len ? len : s->bound_len;
+    int c = memcmp(id, s->bound, m);
+
+    return c > 0 || (c == 0 && len >= s->bound_len);
+}
+
+int store_acctset_add(struct store_acctset *s, const char *id, size_t len)
+{
+    int rc;
+
+    if (s->bounded && acctset_past_bound(s, id, len))
+        return LR_OK;
+    rc = acctset_insert(s, id, len, store_hist_hash(id, len) | 1);
+    if (rc == 0 && s->keep_max != 0 && s->n >= s->keep_max)
+        rc = acctset_cut(s);
+    return rc;
+}
+
+int store_acctset_emit(struct store_acctset *s, uint64_t limit,
+                       void (*fn)(const char *, void *), void *arg)
+{
+    const char **ids = NULL;
+    int rc;
+
+    rc = acctset_sorted(s, &ids);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->n && (limit == 0 || i < limit); i++)
         fn(ids[i], arg);
     free(ids);
     return LR_OK;

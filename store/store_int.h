@@ -210,15 +210,32 @@ bool store_hist_match(const struct store_hist_view *v,
                       const struct store_query *q,
                       const uint8_t (*ranges)[2][16]);
 
-/** A capped set of distinct account ids. */
+/** A set of distinct account ids for one query. */
 struct store_acctset;
 
-LR_WUR int store_acctset_new(struct store_acctset **out);
+/* With a limit, a set is cut back to its smallest ids at this many ids at
+ * least (2 x limit when that is more). */
+#define STORE_ACCTSET_FLOOR 4096
+
+/**
+ * An empty set for a query with @p limit (0 = none). With a limit below
+ * STORE_QUERY_ACCOUNTS_MAX it holds fewer than max(2 x limit, limit +
+ * STORE_ACCTSET_FLOOR) ids and never fails with LR_FULL; without one (or a
+ * larger one) it is capped at STORE_QUERY_ACCOUNTS_MAX. LR_NOMEM.
+ */
+LR_WUR int store_acctset_new(uint64_t limit, struct store_acctset **out);
 void store_acctset_free(struct store_acctset *s);
 
-/** Adds a copy of @p id; LR_FULL past STORE_QUERY_ACCOUNTS_MAX, LR_NOMEM. */
+/**
+ * Adds a copy of @p id; with a limit, an id that cannot be among the first
+ * @c limit is not kept. LR_FULL past STORE_QUERY_ACCOUNTS_MAX (no limit),
+ * LR_NOMEM.
+ */
 LR_WUR int store_acctset_add(struct store_acctset *s, const char *id,
                              size_t len);
+
+/** Ids held now (for tests: the memory bound). */
+size_t store_acctset_size(const struct store_acctset *s);
 
 /** Calls @p fn for the first @p limit (0 = all) ids in strcmp order. */
 LR_WUR int store_acctset_emit(struct store_acctset *s, uint64_t limit,

@@ -1344,7 +1344,8 @@ static int store_query_scan(struct store_conn *c, const struct store_query *q,
     sqlite3_reset(s);
     if (rc == LR_FULL)
         lr_log(LR_LOG_WARN,
-               "store: %s: query matches more than %d accounts; refused",
+               "store: %s: query without a limit matches more than %d"
+               " accounts; refused",
                c->path, STORE_QUERY_ACCOUNTS_MAX);
     return rc;
 }
@@ -1356,7 +1357,7 @@ int store_db_history_query(struct store_conn *c, const struct store_query *q,
     struct store_acctset *set = NULL;
     int rc = LR_NOMEM;
 
-    if (ranges == NULL || store_acctset_new(&set) != LR_OK)
+    if (ranges == NULL || store_acctset_new(q->limit, &set) != LR_OK)
         goto out;
     rc = LR_OK;
     for (size_t i = 0; i < q->n_cidrs && rc == 0; i++)

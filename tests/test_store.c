@@ -2103,6 +2103,174 @@ static void test_store_history_query_without_terms(void **state)
     expect_query(f->st, &q, "alice;dave;");
 }
 
+/* ---- lock-by-query with a limit ---------------------------------------- */
+
+#define LQ_IDS 20000
+
+/* A fixed shuffle of 0..n-1 (xorshift, so every run sees the same order). */
+static void shuffle(unsigned *v, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (unsigned)i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j;
+        unsigned t;
+
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        j = (size_t)(seed % i);
+        t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* What a limited query must return: the ids emitted, in order. */
+struct emitted {
+    char **ids;
+    size_t n, cap;
+};
+
+static void collect_emitted(const char *id, void *arg)
+{
+    struct emitted *e = arg;
+
+    if (e->n == e->cap) {
+        e->cap = e->cap ? e->cap * 2 : 64;
+        e->ids = realloc(e->ids, e->cap * sizeof(*e->ids));
+        assert_non_null(e->ids);
+    }
+    e->ids[e->n] = strdup(id);
+    assert_non_null(e->ids[e->n]);
+    e->n++;
+}
+
+static void emitted_free(struct emitted *e)
+{
+    for (size_t i = 0; i < e->n; i++)
+        free(e->ids[i]);
+    free(e->ids);
+    memset(e, 0, sizeof(*e));
+}
+
+/* @p got equals the first @p limit (0 = all) of the sorted @p want. */
+static void expect_first(const struct emitted *got, char *const *want,
+                         size_t n_want, uint64_t limit)
+{
+    size_t n = limit != 0 && limit < n_want ? (size_t)limit : n_want;
+
+    assert_int_equal(got->n, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(got->ids[i], want[i]);
+}
+
+/* Ids "u<n>" without padding, so many are prefixes of others ("u1" <
+ * "u10" < "u100" < "u11"): the bound compares bytes, then length. */
+static char **lq_ids(size_t n)
+{
+    char **ids = calloc(n, sizeof(*ids));
+
+    assert_non_null(ids);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = malloc(16);
+        assert_non_null(ids[i]);
+        snprintf(ids[i], 16, "u%zu", i * 7919 % 100003);
+    }
+    return ids;
+}
+
+static void lq_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* With a limit the set keeps only the smallest ids: memory stays
+ * proportional to the limit, however many accounts match, and the result
+ * is the first `limit` of all of them in order, whatever the insertion
+ * order (each id twice: a repeat is not a new account). */
+static void test_store_acctset_limit_keeps_smallest(void **state)
+{
+    const uint64_t limits[] = {1, 7, 5000, LQ_IDS + 1, 0};
+    char **ids = lq_ids(LQ_IDS), **sorted = calloc(LQ_IDS, sizeof(char *));
+    unsigned *order = calloc(2 * LQ_IDS, sizeof(unsigned));
+
+    (void)state;
+    assert_non_null(sorted);
+    assert_non_null(order);
+    memcpy(sorted, ids, LQ_IDS * sizeof(char *));
+    qsort(sorted, LQ_IDS, sizeof(char *), cmp_str);
+    shuffle(order, LQ_IDS, 0x9e3779b97f4a7c15ull);
+    shuffle(order + LQ_IDS, LQ_IDS, 0x1234567ull);
+    for (size_t k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
+        uint64_t limit = limits[k];
+        size_t bound = limit == 0 ? LQ_IDS
+                                  : (size_t)limit + (limit > STORE_ACCTSET_FLOOR
+                                                         ? limit
+                                                         : STORE_ACCTSET_FLOOR);
+        struct store_acctset *set = NULL;
+        struct emitted got = {0};
+        size_t most = 0;
+
+        assert_int_equal(store_acctset_new(limit, &set), LR_OK);
+        for (size_t i = 0; i < 2 * LQ_IDS; i++) {
+            const char *id = ids[order[i]];
+
+            assert_int_equal(store_acctset_add(set, id, strlen(id)), LR_OK);
+            if (store_acctset_size(set) > most)
+                most = store_acctset_size(set);
+        }
+        assert_true(most < bound || limit == 0);
+        if (limit != 0 && limit < LQ_IDS)
+            assert_true(most < LQ_IDS / 2);
+        assert_int_equal(store_acctset_emit(set, limit, collect_emitted, &got),
+                         LR_OK);
+        expect_first(&got, sorted, LQ_IDS, limit);
+        emitted_free(&got);
+        store_acctset_free(set);
+    }
+    free(order);
+    free(sorted);
+    lq_ids_free(ids, LQ_IDS);
+}
+
+/* The same through the store: more matching accounts than the set keeps,
+ * logged in random order; limit 1, 7, more than match, none. */
+static void test_store_history_query_limit_first_accounts(void **state)
+{
+    enum { N = 9000 };
+    struct fx *f = *state;
+    const uint64_t limits[] = {1, 7, N + 5, 0};
+    char **ids = lq_ids(N), **sorted = calloc(N, sizeof(char *));
+    unsigned *order = calloc(N, sizeof(unsigned));
+    struct store_login a;
+
+    assert_non_null(sorted);
+    assert_non_null(order);
+    memcpy(sorted, ids, N * sizeof(char *));
+    qsort(sorted, N, sizeof(char *), cmp_str);
+    shuffle(order, N, 42);
+    fx_open(f);
+    ip4(&a, "192.0.2.7");
+    for (size_t i = 0; i < N; i++)
+        login(f->st, ids[order[i]], (int64_t)i, LR_CRED_VALID, LR_ACTION_ALLOW,
+              64500, "GB", "d", &a);
+    for (size_t k = 0; k < sizeof(limits) / sizeof(limits[0]); k++) {
+        struct store_query q = {.limit = limits[k]};
+        struct emitted got = {0};
+
+        assert_int_equal(store_history_query(f->st, &q, collect_emitted, &got),
+                         LR_OK);
+        expect_first(&got, sorted, N, limits[k]);
+        emitted_free(&got);
+    }
+    free(order);
+    free(sorted);
+    lq_ids_free(ids, N);
+}
+
 /* ---- codec ------------------------------------------------------------- */
 
 static void test_store_cidr_range_edges(void **state)
@@ -2187,6 +2355,8 @@ int main(void)
         T(test_store_history_size_cap_drops_oldest),
         T(test_store_hist_terms_filter),
         T(test_store_history_query_without_terms),
+        T(test_store_acctset_limit_keeps_smallest),
+        T(test_store_history_query_limit_first_accounts),
     };
 
     lr_log_set_level(LR_LOG_WARN);
