@@ -675,6 +675,7 @@ struct agent_metrics_pull {
     bool has_store;
     size_t store_queue_depth;
     uint64_t store_dropped_writes;
+    uint64_t store_trimmed_batches; /* history batches the size cap deleted */
     bool has_declog;
     struct agent_declog_stats declog;
     int64_t geo_build_epoch_s; /* oldest open database; 0 = none */

@@ -514,6 +514,11 @@ static void render_pulled(const struct agent_metrics_pull *p,
                 "Store writes dropped because the queue was full.");
         mt_value(t, "loginrisk_store_dropped_writes_total",
                  p->store_dropped_writes);
+        mt_head(t, "loginrisk_store_history_trimmed_batches_total", "counter",
+                "History batches deleted to keep the database under "
+                "store.max_bytes.");
+        mt_value(t, "loginrisk_store_history_trimmed_batches_total",
+                 p->store_trimmed_batches);
         mt_head(t, "loginrisk_store_writable", "gauge",
                 "1 while the state store can be written (else health "
                 "NOT_SERVING).");

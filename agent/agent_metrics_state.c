@@ -5,9 +5,9 @@
  *
  * It runs on the metrics HTTP thread while workers serve, so it only calls
  * what the modules declare safe from any thread (risk_engine_stats(),
- * store_queue_depth(), store_commit_stats(), agent_declog_stats()) and reads
- * the config through a snapshot reference, which a concurrent reload cannot
- * free.
+ * store_queue_depth(), store_commit_stats(), store_trim_stats(),
+ * agent_declog_stats()) and reads the config through a snapshot reference,
+ * which a concurrent reload cannot free.
  */
 #include "agent/agent.h"
 
@@ -16,6 +16,7 @@ void agent_metrics_pull_state(void *arg, struct agent_metrics_pull *out)
     const struct agent_metrics_sources *src = arg;
     struct agent_state *st = src->st;
     struct agent_snapshot *snap;
+    struct store_trim_stats trim;
 
     if (st->engine != NULL) {
         risk_engine_stats(st->engine, &out->engine);
@@ -27,6 +28,8 @@ void agent_metrics_pull_state(void *arg, struct agent_metrics_pull *out)
         out->has_store = true;
         out->store_queue_depth = store_queue_depth(st->store);
         out->store_dropped_writes = store_dropped_writes(st->store);
+        store_trim_stats(st->store, &trim);
+        out->store_trimmed_batches = trim.batches;
         out->store_writable = store_writable(st->store);
         store_commit_stats(st->store, &out->store_commits);
     }

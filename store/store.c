@@ -10,7 +10,9 @@
  * write_mu is held around every write transaction of either connection:
  * SQLite admits one writer at a time anyway, and waiting on a mutex wakes a
  * lock call the moment a history batch ends, where SQLite's busy handler
- * would poll with sleeps. Order: main_mu, then write_mu, then writer_mu.
+ * would poll with sleeps. The size cap's trim takes it per step (16
+ * batches) and, a mutex not being fair, lets a waiting lock call have it
+ * before the next step. Order: main_mu, then write_mu, then writer_mu.
  *   query    lock-by-query, whose callback runs while rows stream;
  *   readers  a few read connections for profile loads and admin reads,
  *            each behind its own mutex, so loads do not queue behind a lock.
@@ -32,6 +34,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,8 @@
 #define STORE_CHECKPOINT_NS (10000LL * 1000000)
 #define STORE_PURGE_NS (60000LL * 1000000)
 #define STORE_TRIM_NS (1000LL * 1000000) /* size cap checked this often */
+#define STORE_TRIM_ROUNDS 256 /* steps (16 batches each) per trim, at most */
+#define STORE_TRIM_LOG_NS (60000LL * 1000000) /* one size-cap line per */
 #define STORE_FAIL_LOG_NS (10000LL * 1000000)
 #define STORE_DAY_MS 86400000LL
 #define STORE_CLOCK_AHEAD_MS STORE_DAY_MS       /* store time ignores beyond */
@@ -86,6 +91,7 @@ struct store {
     pthread_mutex_t main_mu;
     struct store_conn *main;
     pthread_mutex_t write_mu; /* one write transaction at a time */
+    atomic_uint main_waiting; /* lock/audit calls waiting for write_mu */
     pthread_mutex_t writer_mu;
     struct store_conn *writer;
     pthread_mutex_t query_mu;
@@ -97,6 +103,14 @@ struct store {
     struct store_queue *queue;
     struct store_commit_counts commit_history; /* writer transactions */
     struct store_commit_counts commit_lock;    /* lock and audit writes */
+    /* What the size cap deleted since open; the *_unlogged part of it is
+     * not logged yet (one line a minute, whoever trims). */
+    _Atomic uint64_t trim_batches;
+    _Atomic uint64_t trim_rows;
+    _Atomic uint64_t trim_starved;
+    _Atomic uint64_t trim_rows_unlogged;
+    _Atomic uint64_t trim_starved_unlogged;
+    _Atomic int64_t trim_log_ns; /* lr_mono_ns() of the last line */
     /* Writer thread only. */
     struct store_hist_batch *hist; /* the open batch of history rows */
     int64_t last_checkpoint_ns;
@@ -138,6 +152,7 @@ static int store_alloc(const struct store_opts *opts, struct store **out,
     if (st->batch > st->queue_cap)
         st->batch = st->queue_cap;
     st->max_bytes = opts->max_bytes;
+    atomic_init(&st->trim_log_ns, lr_mono_ns() - STORE_TRIM_LOG_NS);
     pthread_mutex_init(&st->main_mu, NULL);
     pthread_mutex_init(&st->write_mu, NULL);
     pthread_mutex_init(&st->writer_mu, NULL);
@@ -361,6 +376,17 @@ static int store_probe_fs(const struct store *st)
     return LR_OK;
 }
 
+/*
+ * write_mu for the main connection (locks, audit, probe): counted while it
+ * waits, so a trim between two of its steps lets it in first.
+ */
+static void store_write_lock_main(struct store *st)
+{
+    atomic_fetch_add(&st->main_waiting, 1);
+    pthread_mutex_lock(&st->write_mu);
+    atomic_fetch_sub(&st->main_waiting, 1);
+}
+
 int store_probe(struct store *st)
 {
     int rc = LR_STORE;
@@ -371,7 +397,7 @@ int store_probe(struct store *st)
     if (rc)
         return store_note_write(st, LR_STORE);
     pthread_mutex_lock(&st->main_mu);
-    pthread_mutex_lock(&st->write_mu);
+    store_write_lock_main(st);
     rc = store_db_probe(st->main);
     pthread_mutex_unlock(&st->write_mu);
     pthread_mutex_unlock(&st->main_mu);
@@ -604,26 +630,93 @@ static uint64_t store_history_cap(const struct store *st)
 }
 
 /*
- * Keeps the history under its share of max_bytes by deleting the oldest
- * batches, so a full cap costs old history, not new locks. Writer thread.
+ * One size-cap line a minute at most, whoever trimmed: how many logins went
+ * since the last line, and whether the history ran out while the file was
+ * still over the cap (locks, profiles and audit alone fill it; each new
+ * batch is then deleted within a second).
  */
+static void store_trim_log(struct store *st)
+{
+    int64_t now = lr_mono_ns(), last = atomic_load(&st->trim_log_ns);
+    uint64_t rows, starved;
+
+    if (now - last < STORE_TRIM_LOG_NS ||
+        (atomic_load(&st->trim_rows_unlogged) == 0 &&
+         atomic_load(&st->trim_starved_unlogged) == 0) ||
+        !atomic_compare_exchange_strong(&st->trim_log_ns, &last, now))
+        return;
+    rows = atomic_exchange(&st->trim_rows_unlogged, 0);
+    starved = atomic_exchange(&st->trim_starved_unlogged, 0);
+    if (starved > 0)
+        lr_log(LR_LOG_WARN,
+               "store: %s: size cap: removed the %llu oldest logins; %llu "
+               "times no history was left and locks, profiles and audit "
+               "alone still use over 90%% of max_bytes (%llu): history is "
+               "not kept (raise the cap)",
+               st->path, (unsigned long long)rows, (unsigned long long)starved,
+               (unsigned long long)st->max_bytes);
+    else
+        lr_log(LR_LOG_WARN,
+               "store: %s: size cap: removed the %llu oldest logins", st->path,
+               (unsigned long long)rows);
+}
+
+/*
+ * Keeps the history under its share of max_bytes by deleting the oldest
+ * batches, so a full cap costs old history, not new locks. Takes write_mu
+ * for one step (16 batches) at a time, so a lock call waits for one short
+ * transaction, not for the whole trim. Stops under the cap, or when no
+ * history is left (counted as starved), or after STORE_TRIM_ROUNDS steps.
+ * *@p deleted_out gets the rows deleted.
+ */
+static int store_trim(struct store *st, uint64_t *deleted_out)
+{
+    struct store_db_trim t = {0};
+    uint64_t rows = 0, batches = 0;
+    int rc = LR_OK;
+
+    for (int round = 0; round < STORE_TRIM_ROUNDS; round++) {
+        pthread_mutex_lock(&st->write_mu);
+        pthread_mutex_lock(&st->writer_mu);
+        rc = store_db_history_trim(st->writer, store_history_cap(st), &t);
+        pthread_mutex_unlock(&st->writer_mu);
+        pthread_mutex_unlock(&st->write_mu);
+        if (rc || !t.over || t.batches == 0)
+            break;
+        /* a mutex is not fair: hand write_mu to a waiting lock call */
+        for (int i = 0; i < 1000 && atomic_load(&st->main_waiting) > 0; i++)
+            sched_yield();
+        rows += t.rows;
+        batches += t.batches;
+    }
+    atomic_fetch_add(&st->trim_batches, batches);
+    atomic_fetch_add(&st->trim_rows, rows);
+    atomic_fetch_add(&st->trim_rows_unlogged, rows);
+    if (rc == 0 && t.over && t.batches == 0) {
+        atomic_fetch_add(&st->trim_starved, 1);
+        atomic_fetch_add(&st->trim_starved_unlogged, 1);
+    }
+    store_trim_log(st);
+    if (rc == 0)
+        *deleted_out = rows;
+    return rc;
+}
+
+/* The size cap from the writer thread: every STORE_TRIM_NS, after a failure. */
 static void store_writer_trim(struct store *st)
 {
     uint64_t deleted = 0;
-    int rc;
 
-    if (st->max_bytes == 0 || st->read_only)
-        return;
-    pthread_mutex_lock(&st->write_mu);
-    pthread_mutex_lock(&st->writer_mu);
-    rc = store_db_history_trim(st->writer, store_history_cap(st), &deleted);
-    pthread_mutex_unlock(&st->writer_mu);
-    pthread_mutex_unlock(&st->write_mu);
-    if (rc == 0 && deleted > 0)
-        lr_log(LR_LOG_WARN,
-               "store: %s: size cap: removed the %llu oldest logins", st->path,
-               (unsigned long long)deleted);
+    if (st->max_bytes != 0 && !st->read_only)
+        (void)store_trim(st, &deleted); /* errors logged by the adapter */
     st->last_trim_ns = lr_mono_ns();
+}
+
+void store_trim_stats(struct store *st, struct store_trim_stats *out)
+{
+    out->batches = atomic_load(&st->trim_batches);
+    out->rows = atomic_load(&st->trim_rows);
+    out->starved = atomic_load(&st->trim_starved);
 }
 
 static void store_writer_tick(void *ctx)
@@ -663,14 +756,14 @@ int store_purge(struct store *st, int64_t now_ms, uint64_t *deleted_out)
     pthread_mutex_lock(&st->write_mu);
     pthread_mutex_lock(&st->writer_mu);
     rc = store_db_purge(st->writer, before, now_ms, &deleted);
+    pthread_mutex_unlock(&st->writer_mu);
+    pthread_mutex_unlock(&st->write_mu);
     if (rc == 0 && st->max_bytes != 0) {
         uint64_t trimmed = 0;
 
-        rc = store_db_history_trim(st->writer, store_history_cap(st), &trimmed);
+        rc = store_trim(st, &trimmed);
         deleted += trimmed;
     }
-    pthread_mutex_unlock(&st->writer_mu);
-    pthread_mutex_unlock(&st->write_mu);
     if (rc == 0 && deleted_out != NULL)
         *deleted_out = deleted;
     return rc;
@@ -801,7 +894,7 @@ static int store_bulk_commit(struct store *st, bool lock,
         if (rc)
             return rc;
     }
-    pthread_mutex_lock(&st->write_mu);
+    store_write_lock_main(st);
     t0 = lr_mono_ns();
     rc = store_db_locks_apply(st->main, lock, p->changed, p->n_changed, expires,
                               (int)scope, &a, audit_id);
@@ -1099,7 +1192,7 @@ int store_audit_add(struct store *st, const struct store_actor *who,
         .changed = changed,
     };
     pthread_mutex_lock(&st->main_mu);
-    pthread_mutex_lock(&st->write_mu);
+    store_write_lock_main(st);
     t0 = lr_mono_ns();
     rc = store_db_audit_add(st->main, &a, &id);
     if (rc == 0)

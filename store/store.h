@@ -386,6 +386,25 @@ const double *store_commit_bounds(void);
  */
 void store_commit_stats(struct store *st, struct store_commit_stats *out);
 
+/* ---- size cap -------------------------------------------------------- */
+
+/** What the size cap (store_opts.max_bytes) deleted since open. */
+struct store_trim_stats {
+    uint64_t batches; /* history batches deleted to stay under the cap */
+    uint64_t rows;    /* logins in them */
+    uint64_t starved; /* trims that deleted all history and were still over
+                         the cap: locks, profiles and audit alone use over
+                         90% of max_bytes, so new history is deleted within
+                         a second or so of being written */
+};
+
+/**
+ * Counters of the size cap since open (all 0 without a cap). Any thread;
+ * lock-free reads. The trim itself logs one WARN line a minute at most,
+ * with the logins removed since the last line.
+ */
+void store_trim_stats(struct store *st, struct store_trim_stats *out);
+
 /** Writes dropped since open: queue full, or their commit failed. */
 uint64_t store_dropped_writes(struct store *st);
 /** Writes waiting for the writer thread now. */

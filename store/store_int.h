@@ -387,13 +387,20 @@ LR_WUR int store_db_history_query(struct store_conn *c,
 LR_WUR int store_db_purge(struct store_conn *c, int64_t before_ms,
                           int64_t now_ms, uint64_t *deleted_out);
 
+/** What one step of the size cap found and did. */
+struct store_db_trim {
+    bool over;      /* the pages in use held more than the cap */
+    uint64_t rows;  /* history rows deleted */
+    size_t batches; /* history batches deleted; 0 while over: none left */
+};
+
 /**
- * Deletes the oldest history batches (16 per transaction, at most 256
- * transactions) while the pages in use hold more than @p cap_bytes. *@p
- * deleted_out gets the history rows deleted.
+ * One step of the size cap, in one short transaction: when the pages in use
+ * hold more than @p cap_bytes, deletes the oldest history batches (16 at
+ * most). The caller loops, and may let a lock call in between steps.
  */
 LR_WUR int store_db_history_trim(struct store_conn *c, uint64_t cap_bytes,
-                                 uint64_t *deleted_out);
+                                 struct store_db_trim *out);
 
 /** A passive WAL checkpoint (best effort, errors logged). */
 void store_db_checkpoint(struct store_conn *c);

@@ -48,8 +48,7 @@
 #define STORE_BUSY_MS 5000
 #define STORE_PURGE_CHUNK 1000        /* batches per purge transaction */
 #define STORE_RECENT_SCAN_MAX 1000000 /* batches one recent() reads */
-#define STORE_TRIM_CHUNK 16   /* batches per size-cap transaction (~1 MiB) */
-#define STORE_TRIM_ROUNDS 256 /* chunks one trim to the size cap deletes */
+#define STORE_TRIM_CHUNK 16 /* batches per size-cap transaction (~1 MiB) */
 
 /* The tables every schema version has, as created at version 1. */
 #define STORE_SQL_BASE_TABLES                                                  \
@@ -1465,27 +1464,21 @@ static int store_used_bytes(struct store_conn *c, uint64_t *out)
 }
 
 int store_db_history_trim(struct store_conn *c, uint64_t cap_bytes,
-                          uint64_t *deleted_out)
+                          struct store_db_trim *out)
 {
-    uint64_t used = 0, total = 0;
-    int rc = LR_OK;
+    struct store_db_trim t = {0};
+    uint64_t used = 0;
+    int rc;
 
-    for (int round = 0; round < STORE_TRIM_ROUNDS && rc == 0; round++) {
-        uint64_t rows = 0;
-        size_t batches = 0;
-
-        rc = store_used_bytes(c, &used);
-        if (rc || used <= cap_bytes)
-            break;
+    rc = store_used_bytes(c, &used);
+    if (rc)
+        return rc;
+    t.over = used > cap_bytes;
+    if (t.over)
         rc = store_purge_chunk(c, SQL_BATCH_OLDEST, INT64_MIN, STORE_TRIM_CHUNK,
-                               &rows, &batches);
-        if (rc == 0)
-            total += rows;
-        if (batches == 0)
-            break;
-    }
+                               &t.rows, &t.batches);
     if (rc == 0)
-        *deleted_out = total;
+        *out = t;
     return rc;
 }
 

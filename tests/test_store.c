@@ -2021,6 +2021,90 @@ static void test_store_history_size_cap_drops_oldest(void **state)
     free(r);
 }
 
+#define USED_BYTES_SQL                                                         \
+    "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count," \
+    " pragma_freelist_count, pragma_page_size"
+
+/* Counts the lines holding @p needle in the file at @p path. */
+static int count_lines(const char *path, const char *needle)
+{
+    FILE *fp = fopen(path, "r");
+    char line[1024];
+    int n = 0;
+
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(fp);
+    return n;
+}
+
+/* When locks alone fill 90% of max_bytes, every new history batch is
+ * trimmed by the writer: the trim stops when no history is left, counts
+ * it (batches, starved) and logs one line a minute, not one a second. */
+static void test_store_history_size_cap_no_history_left(void **state)
+{
+    struct fx *f = *state;
+    struct store_opts o = fx_opts(f);
+    struct store_trim_stats ts;
+    struct store_bulk_result r;
+    struct store_login a;
+    char log[160], acct[32];
+    uint64_t deleted = 0;
+    int saved, fd, rc = LR_OK;
+    size_t chunks = 0;
+
+    o.max_bytes = 512 * 1024;
+    assert_int_equal(store_open(&o, &f->st, NULL, 0), LR_OK);
+    while (sql_int(f->db, USED_BYTES_SQL) * 100 < (int64_t)o.max_bytes * 92) {
+        char **ids = make_ids("fill", chunks * 100, 100);
+
+        rc = lock_ids(f->st, ids, 100, 0, T0, &r);
+        free(ids);
+        assert_int_equal(rc, LR_OK);
+        chunks++;
+    }
+    snprintf(log, sizeof(log), "%s/stderr.log", f->dir);
+    fd = open(log, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    ip4(&a, "192.0.2.1");
+    for (int k = 1; k <= 3; k++) {
+        int64_t rows = 1;
+
+        snprintf(acct, sizeof(acct), "starved-%d", k);
+        login(f->st, acct, k, LR_CRED_VALID, LR_ACTION_ALLOW, 1, "GB", "d", &a);
+        assert_int_equal(store_flush(f->st), LR_OK);
+        /* the writer trims about once a second: wait for the batch to go */
+        for (int i = 0; i < 1000 && rows != 0; i++) {
+            rows = sql_int(f->db, HIST_ROWS_SQL);
+            if (rows != 0)
+                usleep(10000);
+        }
+        assert_int_equal(rows, 0);
+    }
+    /* a purge trims the same way and finds nothing left */
+    assert_int_equal(store_purge(f->st, T0, &deleted), LR_OK);
+    assert_int_equal(deleted, 0);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    close(fd);
+    store_trim_stats(f->st, &ts);
+    assert_int_equal(ts.batches, 3);
+    assert_int_equal(ts.rows, 3);
+    assert_true(ts.starved >= 3);
+    assert_int_equal(count_lines(log, "size cap"), 1);
+    assert_int_equal(count_lines(log, "history is not kept"), 1);
+    /* locks still go in */
+    {
+        const char *one[] = {"after-starved"};
+
+        assert_int_equal(lock_const(f->st, one, 1, &r), LR_OK);
+    }
+}
+
 /* The query-term filter admits every batch that may match and turns away
  * most that cannot; a CIDR shorter than it knows is always admitted. */
 static void test_store_hist_terms_filter(void **state)
@@ -2353,6 +2437,7 @@ int main(void)
         T(test_store_commit_stats_counts),
         T(test_store_history_open_batch_lingers),
         T(test_store_history_size_cap_drops_oldest),
+        T(test_store_history_size_cap_no_history_left),
         T(test_store_hist_terms_filter),
         T(test_store_history_query_without_terms),
         T(test_store_acctset_limit_keeps_smallest),
