@@ -520,6 +520,11 @@ class SizeCapTest(FaultCase):
             agent.evaluate(account_id="cap-%05d-%s" % (i, pad),
                            ip=LONDON % 10, device_id="dev-" + pad,
                            credential=s.risk_pb2.CREDENTIAL_INVALID)
+            if i % 300 == 299:  # locks keep their room during the flood
+                res = self.lock_accounts(agent, token, [
+                    "cap-during-%d-%d" % (i, k) for k in range(10)],
+                    "INC-cap-%d" % i)
+                self.assertEqual(res.changed, 10)
         newest = "cap-%05d-%s" % (n - 1, pad)
         # the newest login is kept (GetAccount flushes the writer first)
         stub, meta = self.admin(agent, token)

@@ -605,6 +605,10 @@ static int store_writer_commit(void *ctx, struct store_rec *const *recs,
     int rc = LR_OK;
     bool tried;
 
+    /* Trim before writing, not only after a failure: a commit adds at most
+     * one batch (64 KiB) and its profiles to a file kept under the history
+     * cap, so the headroom above the cap stays for lock calls. */
+    store_writer_trim(st);
     for (; i < n && rc == 0; i++)
         rc = store_writer_rec(st, &w, recs[i], now);
     if (rc == 0 && store_hist_batch_rows(st->hist) > 0 &&
