@@ -302,10 +302,12 @@ static void pull_fixed(void *arg, struct agent_metrics_pull *out)
     out->engine.table_entries = 1234;
     out->engine.evictions = 56;
     out->engine.profile_entries = 7;
+    out->engine.spray_done = 11;
     out->spray_skipped = 3;
     out->has_store = true;
     out->store_queue_depth = 9;
     out->store_dropped_writes = 2;
+    out->store_trimmed_batches = 5;
     out->has_declog = true;
     out->declog.written = 40;
     out->declog.errors = 4;
@@ -441,8 +443,10 @@ static void test_agent_metrics_render_exact_values(void **state)
     assert_true(V("loginrisk_table_entries") == 1234);
     assert_true(V("loginrisk_table_evictions_total") == 56);
     assert_true(V("loginrisk_spray_skipped_total") == 3);
+    assert_true(V("loginrisk_spray_fingerprints_total") == 11);
     assert_true(V("loginrisk_store_queue_depth") == 9);
     assert_true(V("loginrisk_store_dropped_writes_total") == 2);
+    assert_true(V("loginrisk_store_history_trimmed_batches_total") == 5);
     assert_true(V("loginrisk_geo_database_build_timestamp_seconds") ==
                 1700000000);
     /* built in November 2023: more than 30 days ago by now */
