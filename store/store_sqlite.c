@@ -1183,10 +1183,15 @@ static void store_recent_add(struct store_recent *r,
     }
 }
 
-/* Reads the rows of @p account from batch @p id into @p r. */
-static int store_recent_batch(struct store_conn *c, int64_t id,
-                              const char *account, size_t len,
-                              struct store_recent *r, uint64_t batch_seq)
+/*
+ * Calls @p fn for each row of batch @p id, in order, until it returns an
+ * error. A damaged batch is logged and its remaining rows skipped. LR_OK,
+ * @p fn's error, or the database's.
+ */
+static int store_batch_each(struct store_conn *c, int64_t id, const char *what,
+                            int (*fn)(const struct store_hist_view *v,
+                                      uint64_t row, void *arg),
+                            void *arg)
 {
     struct store_hist_iter it;
     struct store_hist_view v;
@@ -1202,19 +1207,44 @@ static int store_recent_batch(struct store_conn *c, int64_t id,
     if (step == SQLITE_ROW) {
         rc = store_hist_iter_init(&it, sqlite3_column_blob(s, 0),
                                   (size_t)sqlite3_column_bytes(s, 0));
-        while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK) {
-            if (store_hist_view_is(&v, account, len))
-                store_recent_add(r, &v, (batch_seq << 10) | row);
-            row++;
-        }
+        while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK)
+            rc = fn(&v, row++, arg);
         if (rc == LR_CORRUPT)
             store_batch_damaged(c, id);
-        rc = LR_OK;
+        if (rc == LR_CORRUPT || rc == LR_NOTFOUND)
+            rc = LR_OK;
     } else if (step != SQLITE_DONE) {
-        rc = store_fail(c, step, "recent history");
+        rc = store_fail(c, step, what);
     }
     sqlite3_reset(s);
     return rc;
+}
+
+struct store_recent_arg {
+    const char *account;
+    size_t len;
+    struct store_recent *r;
+    uint64_t batch_seq;
+};
+
+static int store_recent_row(const struct store_hist_view *v, uint64_t row,
+                            void *arg)
+{
+    struct store_recent_arg *a = arg;
+
+    if (store_hist_view_is(v, a->account, a->len))
+        store_recent_add(a->r, v, (a->batch_seq << 10) | row);
+    return LR_OK;
+}
+
+/* Reads the rows of @p account from batch @p id into @p r. */
+static int store_recent_batch(struct store_conn *c, int64_t id,
+                              const char *account, size_t len,
+                              struct store_recent *r, uint64_t batch_seq)
+{
+    struct store_recent_arg a = {account, len, r, batch_seq};
+
+    return store_batch_each(c, id, "recent history", store_recent_row, &a);
 }
 
 /*
@@ -1282,39 +1312,31 @@ int store_db_history_recent(struct store_conn *c, const char *account_id,
 /* ---- lock-by-query ----------------------------------------------------- */
 
 /* Adds the matching accounts of batch @p id to @p set. */
+struct store_query_arg {
+    const struct store_query *q;
+    const uint8_t (*ranges)[2][16];
+    struct store_acctset *set;
+};
+
+static int store_query_row(const struct store_hist_view *v, uint64_t row,
+                           void *arg)
+{
+    struct store_query_arg *a = arg;
+
+    (void)row;
+    if (!store_hist_match(v, a->q, a->ranges))
+        return LR_OK;
+    return store_acctset_add(a->set, v->account, v->account_len);
+}
+
 static int store_query_batch(struct store_conn *c, int64_t id,
                              const struct store_query *q,
                              const uint8_t (*ranges)[2][16],
                              struct store_acctset *set)
 {
-    struct store_hist_iter it;
-    struct store_hist_view v;
-    sqlite3_stmt *s = NULL;
-    int rc, step;
+    struct store_query_arg a = {q, ranges, set};
 
-    rc = store_stmt(c, SQL_BATCH_BODY, &s);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(s, 1, id);
-    step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        rc = store_hist_iter_init(&it, sqlite3_column_blob(s, 0),
-                                  (size_t)sqlite3_column_bytes(s, 0));
-        while (rc == 0 && (rc = store_hist_iter_next(&it, &v)) == LR_OK) {
-            if (store_hist_match(&v, q, ranges))
-                rc = store_acctset_add(set, v.account, v.account_len);
-        }
-        if (rc == LR_CORRUPT) {
-            store_batch_damaged(c, id);
-            rc = LR_OK;
-        }
-        if (rc == LR_NOTFOUND)
-            rc = LR_OK;
-    } else if (step != SQLITE_DONE) {
-        rc = store_fail(c, step, "query history");
-    }
-    sqlite3_reset(s);
-    return rc;
+    return store_batch_each(c, id, "query history", store_query_row, &a);
 }
 
 static int store_query_scan(struct store_conn *c, const struct store_query *q,
