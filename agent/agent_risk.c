@@ -39,7 +39,8 @@ _Static_assert(
         (int)LOGINRISK__V1__CREDENTIAL_RESULT__CREDENTIAL_UNKNOWN_ACCOUNT,
     "lr_credential must match loginrisk.v1.CredentialResult");
 
-/* One Evaluate in progress; lives in the call's arena. */
+/* One Evaluate in progress, on the handler's stack: it is answered before
+ * the handler returns (the spray pool takes its own copy of the attempt). */
 struct agent_eval {
     struct agent_state *st;
     struct agent_call *call;
@@ -252,7 +253,7 @@ static void agent_evaluate(struct agent_call *call, void *ctx)
     Loginrisk__V1__LoginAttempt *m;
     struct agent_attempt_check chk;
     struct agent_time_limits lim;
-    struct agent_eval *ev;
+    struct agent_eval ev;
     char msg[AGENT_STATUS_MSG_MAX];
     const uint8_t *data;
     size_t len;
@@ -273,15 +274,10 @@ static void agent_evaluate(struct agent_call *call, void *ctx)
         agent_call_fail(call, AGENT_ST_INVALID_ARGUMENT, "%s", msg);
         return;
     }
-    ev = agent_call_alloc(call, sizeof(*ev));
-    if (ev == NULL) {
-        agent_call_fail(call, AGENT_ST_RESOURCE_EXHAUSTED, "out of memory");
-        return;
-    }
-    ev->st = st;
-    ev->call = call;
-    agent_eval_fill(ev, m, &chk);
-    agent_eval_finish(ev, m, spray_on);
+    ev.st = st;
+    ev.call = call;
+    agent_eval_fill(&ev, m, &chk);
+    agent_eval_finish(&ev, m, spray_on);
 }
 
 /* ---- ReportOutcome ------------------------------------------------------- */
