@@ -72,19 +72,10 @@ struct store_lock_batch {
     struct store_lock_ent *ents[];
 };
 
-/* FNV-1a with a murmur3 finalizer: cheap, and spreads short ids well. */
-static uint32_t store_hash(const char *s, size_t len)
+/* The store's account hash (store_hist.c), cut to the mirror's width. */
+static uint32_t store_lock_hash(const char *id, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return (uint32_t)store_hist_hash(id, len);
 }
 
 static bool store_ent_active(const struct store_lock_ent *e, int64_t now_ms)
@@ -121,7 +112,7 @@ static const struct store_lock_ent *store_find(const struct store_lockmap *m,
 
     if (m->cap == 0 || len > UINT16_MAX)
         return NULL;
-    i = store_slot(m, id, len, store_hash(id, len), &found);
+    i = store_slot(m, id, len, store_lock_hash(id, len), &found);
     return found ? m->slots[i] : NULL;
 }
 
@@ -247,7 +238,7 @@ static struct store_lock_ent *store_ent_new(const char *id, size_t len,
         return NULL;
     e->origin = NULL;
     e->expires_ms = expires_ms;
-    e->hash = store_hash(id, len);
+    e->hash = store_lock_hash(id, len);
     e->len = (uint16_t)len;
     e->scope = (uint8_t)scope;
     memcpy(e->id, id, len);
@@ -546,7 +537,7 @@ void store_lockmap_remove(struct store_lockmap *m, const char *const *ids,
         size_t len = strlen(ids[k]), i;
         bool found;
 
-        i = store_slot(m, ids[k], len, store_hash(ids[k], len), &found);
+        i = store_slot(m, ids[k], len, store_lock_hash(ids[k], len), &found);
         if (found) {
             struct store_lock_ent *e = m->slots[i];
 
